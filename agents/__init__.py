@@ -1,0 +1,36 @@
+"""Agents: the interface, the registry and the baselines.
+
+    agents.names()                  registered names
+    agents.describe()               {name: one-line description}
+    agents.make(name, env, seed)    a ready agent for that env
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from agents.base import Agent, AgentError
+from agents.baselines import IDMAgent, RandomAgent
+
+REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (IDMAgent, RandomAgent)}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def describe() -> dict[str, str]:
+    return {name: cls.description for name, cls in REGISTRY.items()}
+
+
+def get_class(name: str) -> type[Agent]:
+    if name not in REGISTRY:
+        raise AgentError(f"unknown agent {name!r}; valid agents: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def make(name: str, env: gym.Env, seed: int | None = None) -> Agent:
+    return get_class(name)(env, seed=seed)
+
+
+__all__ = ["Agent", "AgentError", "REGISTRY", "describe", "get_class", "make", "names"]

@@ -1,0 +1,90 @@
+"""The agent interface every agent implements, learning or not."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+CONFIG_FILE = "config.json"
+
+
+class AgentError(ValueError):
+    """Something the user asked of an agent that it cannot do; the message says why."""
+
+
+class Agent(ABC):
+    """An agent maps observations to actions.
+
+    name, description: registry name and one line for --help.
+    default_obs: the observation mode the agent is built for ("camera" or "kinematics").
+    trainable: False for baselines; learn() then raises AgentError.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_obs: ClassVar[str] = "camera"
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, env: gym.Env, seed: int | None = None) -> None:
+        self.action_space = env.action_space
+        self.seed = seed
+
+    def reset(self) -> None:
+        """Called at the start of each episode (agents with per-episode state override it)."""
+
+    @abstractmethod
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
+        """One action for one observation."""
+
+    def learn(self, total_steps: int, **kwargs) -> None:
+        raise AgentError(f"agent {self.name!r} is not trainable (it has no parameters to learn)")
+
+    def config(self) -> dict:
+        """What save() writes to config.json and load() needs to rebuild the agent."""
+        return {"agent": self.name, "seed": self.seed}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint folder (config.json, and model.pt for learning agents)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / CONFIG_FILE, self.config())
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: gym.Env) -> "Agent":
+        config = read_config(path)
+        if config.get("agent") != cls.name:
+            raise AgentError(f"{path} holds a {config.get('agent')!r} checkpoint, not {cls.name!r}")
+        return cls(env, seed=config.get("seed"))
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    file = Path(path) / CONFIG_FILE
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AgentError(f"no checkpoint at {path} ({CONFIG_FILE} missing)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AgentError(f"{file} is corrupt: {err}") from None
+    if not isinstance(config, dict):
+        raise AgentError(f"{file} is corrupt: expected a JSON object")
+    return config
+
+
+def write_json_atomic(file: Path, data: dict) -> None:
+    """Write to a temp file in the same folder, then rename: an interrupt never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Drive a scenario with an agent: watch it in a window, record it, print its metrics.
+
+    python run_sim.py --scenario merge --agent idm --episodes 3
+    python run_sim.py --scenario highway --agent random --record out.mp4
+
+Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus the exit code 2), not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import agents
+    import scenarios
+
+    def listing(title: str, items: dict[str, str]) -> str:
+        width = max(map(len, items)) + 2
+        lines = [f"  {name:<{width}}{textwrap.shorten(text, 100 - width)}" for name, text in items.items()]
+        return f"{title}:\n" + "\n".join(lines)
+
+    scenario_help = {name: scenarios.get(name).description for name in scenarios.names()}
+    parser = OneLineErrorParser(
+        prog="run_sim.py",
+        description="Run episodes of a driving scenario with an agent; show, record and score them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=listing("scenarios", scenario_help) + "\n\n" + listing("agents", agents.describe()),
+    )
+    parser.add_argument("--scenario", default="merge", metavar="NAME", help="scenario to drive (default: merge)")
+    parser.add_argument("--agent", default="idm", metavar="NAME", help="agent that drives (default: idm)")
+    parser.add_argument("--episodes", type=positive_int, default=3, help="episodes to play (default: 3)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
+    parser.add_argument("--obs", choices=["camera", "kinematics"], help="observation mode (default: the agent's own)")
+    parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
+    parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    import agents
+    import scenarios
+    from sim import make_env
+    from sim.rollout import play_episodes
+    from sim.table import print_table
+    from sim.video import VideoRecorder, check_output_path
+    from sim.window import Window, has_display
+
+    try:
+        scenario = scenarios.get(args.scenario)
+        agent_class = agents.get_class(args.agent)
+        if args.record:
+            check_output_path(args.record)
+    except (scenarios.ScenarioError, agents.AgentError, ValueError) as err:
+        parser.error(str(err))
+
+    show = has_display() and not args.no_window
+    env = make_env(scenario, obs=args.obs or agent_class.default_obs, render_mode="rgb_array" if show or args.record else None)
+    fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
+    agent = agent_class(env, seed=args.seed)
+    recorder = VideoRecorder(args.record, fps) if args.record else None
+    window = Window(f"{scenario.name} - {agent_class.name}", fps) if show else None
+
+    def on_frame(frame):
+        if recorder is not None:
+            recorder.add(frame)
+        return window.show(frame) if window is not None else True
+
+    seeds = range(args.seed, args.seed + args.episodes)
+    records = []
+    try:
+        # records fills episode by episode, so an interrupt keeps the finished ones.
+        play_episodes(env, agent, seeds, on_frame if (show or recorder) else None, on_episode=records.append)
+    except KeyboardInterrupt:
+        print("interrupted: showing the episodes finished so far", file=sys.stderr)
+    finally:
+        env.close()
+        if window is not None:
+            window.close()
+        if recorder is not None:
+            written = recorder.close()
+            if written:
+                print(f"recorded {recorder.frames} frames at {fps} fps to {written}")
+    if records:
+        print_table(records, title=f"{scenario.name} / {agent_class.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

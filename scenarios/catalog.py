@@ -1,0 +1,241 @@
+"""The scenario catalog: one YAML file per scenario, loaded into frozen dataclasses.
+
+highway-env accepts any config dict and silently ignores keys it does not know. Here every
+key is checked against what the highway-env class behind the scenario accepts, so a typo is
+an error that names the key and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+
+# How each scenario decides that an episode succeeded (sim/metrics.py implements them).
+SUCCESS_RULES = {
+    "survive": "reach the time limit without a collision",
+    "reach_goal": "end the episode at the scenario's goal (merge end, intersection exit) without a collision",
+    "take_exit": "reach the exit lane without a collision",
+}
+
+# Config keys a scenario may not set: the observation is chosen by sim.make_env(obs=...),
+# the action by the scenario's own `action:` entry.
+RESERVED_CONFIG_KEYS = {"observation", "action"}
+
+
+class ScenarioError(ValueError):
+    """A scenario name or definition is wrong; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Budgets:
+    max_steps: int  # episode length cap [policy steps]; the episode is truncated there
+    train_steps: int  # default training budget [env steps]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    env_id: str  # highway-env gymnasium id, e.g. "merge-generic-v0"
+    description: str  # plain words, one or two sentences
+    success: str  # rule name, a key of SUCCESS_RULES
+    success_description: str  # what success means for this scenario, in plain words
+    action: Mapping[str, Any]  # highway-env action config: {"type": ..., **kwargs}
+    config: Mapping[str, Any]  # highway-env config overrides (validated keys)
+    budgets: Budgets
+    base: str | None = None  # the scenario this variant overrides, if any
+
+    @property
+    def action_type(self) -> str:
+        return self.action["type"]
+
+    def env_config(self) -> dict:
+        """A fresh, mutable highway-env config dict (overrides + action)."""
+        config = copy.deepcopy(dict(self.config))
+        config["action"] = copy.deepcopy(dict(self.action))
+        return config
+
+
+YAML_KEYS = {f.name for f in fields(Scenario)} - {"name"}
+
+
+@functools.cache
+def _catalog_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(CATALOG_DIR.glob("*.yaml"), key=lambda p: p.stem)}
+
+
+def names() -> list[str]:
+    """All scenario names in the catalog, sorted."""
+    return list(_catalog_files())
+
+
+def get(name: str) -> Scenario:
+    """Load and validate one scenario by name; raises ScenarioError on any problem."""
+    return _load(name, ())
+
+
+def _read_yaml(name: str) -> dict:
+    files = _catalog_files()
+    if name not in files:
+        raise ScenarioError(f"unknown scenario {name!r}; valid scenarios: {', '.join(files)}")
+    try:
+        raw = yaml.safe_load(files[name].read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"scenario {name!r}: {files[name]} must hold a mapping of keys")
+    unknown = sorted(set(raw) - YAML_KEYS)
+    if unknown:
+        raise ScenarioError(
+            f"scenario {name!r}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(YAML_KEYS))}"
+        )
+    return raw
+
+
+@functools.cache
+def _load(name: str, chain: tuple[str, ...]) -> Scenario:
+    if name in chain:
+        raise ScenarioError(f"scenario {name!r}: circular 'base' chain {' -> '.join(chain + (name,))}")
+    raw = _read_yaml(name)
+    if raw.get("base") is not None:
+        parent = _load(raw["base"], chain + (name,))
+        raw = _merge_over(parent, raw)
+    missing = sorted(YAML_KEYS - {"base"} - set(raw))
+    if missing:
+        raise ScenarioError(f"scenario {name!r}: missing key(s) {', '.join(missing)}")
+    scenario = Scenario(
+        name=name,
+        env_id=_typed(name, "env_id", raw["env_id"], str),
+        description=_typed(name, "description", raw["description"], str).strip(),
+        success=_typed(name, "success", raw["success"], str),
+        success_description=_typed(name, "success_description", raw["success_description"], str).strip(),
+        action=MappingProxyType(dict(_typed(name, "action", raw["action"], dict))),
+        config=MappingProxyType(dict(_typed(name, "config", raw["config"] or {}, dict))),
+        budgets=_budgets(name, raw["budgets"]),
+        base=raw.get("base"),
+    )
+    _validate(scenario)
+    return scenario
+
+
+def _merge_over(parent: Scenario, raw: dict) -> dict:
+    """A variant: the parent's fields, with config/action/budgets merged key by key."""
+    merged = {
+        "env_id": parent.env_id,
+        "description": parent.description,
+        "success": parent.success,
+        "success_description": parent.success_description,
+        "action": dict(parent.action) | dict(raw.get("action") or {}),
+        "config": dict(parent.config) | dict(raw.get("config") or {}),
+        "budgets": {"max_steps": parent.budgets.max_steps, "train_steps": parent.budgets.train_steps}
+        | dict(raw.get("budgets") or {}),
+    }
+    for key in ("env_id", "description", "success", "success_description"):
+        if key in raw:
+            merged[key] = raw[key]
+    merged["base"] = raw["base"]
+    return merged
+
+
+def _typed(name: str, key: str, value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise ScenarioError(f"scenario {name!r}: {key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _budgets(name: str, raw: Any) -> Budgets:
+    raw = _typed(name, "budgets", raw, dict)
+    valid = {f.name for f in fields(Budgets)}
+    unknown = sorted(set(raw) - valid)
+    if unknown or set(raw) != valid:
+        raise ScenarioError(
+            f"scenario {name!r}: budgets must have exactly {', '.join(sorted(valid))}; got {', '.join(sorted(raw))}"
+        )
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ScenarioError(f"scenario {name!r}: budgets.{key} must be a positive integer, got {value!r}")
+    return Budgets(**raw)
+
+
+def _validate(scenario: Scenario) -> None:
+    """Check success rule, env id, config keys and action keys against highway-env."""
+    name = scenario.name
+    if scenario.success not in SUCCESS_RULES:
+        raise ScenarioError(
+            f"scenario {name!r}: unknown success rule {scenario.success!r}; valid rules: {', '.join(SUCCESS_RULES)}"
+        )
+    env_defaults = _env_default_config(name, scenario.env_id)
+    reserved = sorted(RESERVED_CONFIG_KEYS & set(scenario.config))
+    if reserved:
+        raise ScenarioError(
+            f"scenario {name!r}: config may not set {', '.join(reserved)} "
+            "(the observation comes from make_env(obs=...), the action from the scenario's 'action' entry)"
+        )
+    valid = sorted(set(env_defaults) - RESERVED_CONFIG_KEYS)
+    for key, value in scenario.config.items():
+        if key not in env_defaults:
+            raise ScenarioError(
+                f"scenario {name!r}: unknown config key {key!r} for {scenario.env_id}; valid keys: {', '.join(valid)}"
+            )
+        _check_value_type(name, f"config.{key}", value, env_defaults[key])
+    _validate_action(name, dict(scenario.action))
+
+
+def _check_value_type(name: str, key: str, value: Any, default: Any) -> None:
+    """Reject values whose type cannot be what highway-env expects (its default shows the type)."""
+    if default is None or value is None:
+        return
+    number = (int, float)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, number):
+        ok = isinstance(value, number) and not isinstance(value, bool)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ScenarioError(
+            f"scenario {name!r}: {key} must be like the highway-env default {default!r}, got {value!r}"
+        )
+
+
+@functools.cache
+def _env_default_config(name: str, env_id: str) -> dict:
+    # Imported here so that listing scenario names stays instant; highway-env is only needed
+    # to validate a definition.
+    import gymnasium
+    import highway_env  # noqa: F401  (registers the highway-env ids)
+
+    gymnasium.register_envs(highway_env)
+    if env_id not in gymnasium.registry:
+        ids = sorted(k for k in gymnasium.registry if k.startswith(tuple("hmrietup")) and "-v" in k)
+        raise ScenarioError(f"scenario {name!r}: unknown highway-env id {env_id!r}; e.g. {', '.join(ids[:12])}")
+    entry_point = gymnasium.registry[env_id].entry_point
+    module_name, class_name = entry_point.split(":")
+    env_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
+    return env_class.default_config()
+
+
+def _validate_action(name: str, action: dict) -> None:
+    from highway_env.envs.common import action as action_module
+
+    types = {"DiscreteMetaAction", "ContinuousAction", "DiscreteAction"}
+    kind = action.get("type")
+    if kind not in types:
+        raise ScenarioError(f"scenario {name!r}: action.type {kind!r} unknown; valid types: {', '.join(sorted(types))}")
+    params = inspect.signature(getattr(action_module, kind).__init__).parameters
+    valid = sorted(p for p, spec in params.items() if p not in ("self", "env") and spec.kind is not spec.VAR_KEYWORD)
+    for key in action:
+        if key != "type" and key not in valid:
+            raise ScenarioError(
+                f"scenario {name!r}: unknown action key {key!r} for {kind}; valid keys: type, {', '.join(valid)}"
+            )

@@ -1,0 +1,97 @@
+"""make_env: the one place a scenario becomes a gymnasium Env."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import highway_env
+import numpy as np
+
+import scenarios
+from sim.camera import CameraConfig
+from sim.metrics import EpisodeMetrics
+from sim.truth import DEFAULT_TRUTH_VEHICLES, TruthSensor, finish_truth, kinematics_config
+
+gym.register_envs(highway_env)
+
+OBS_MODES = {
+    "camera": "stacked grayscale bird's-eye frames, uint8 (C, H, W)",
+    "kinematics": "the ground-truth array (ego + nearest vehicles), float32 (N+1, 6): the oracle input",
+}
+RENDER_MODES = (None, "rgb_array")
+
+
+def make_env(
+    scenario: str | scenarios.Scenario,
+    obs: str = "camera",
+    seed: int | None = None,
+    render_mode: str | None = None,
+    camera: CameraConfig = CameraConfig(),
+    truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
+) -> gym.Env:
+    """Build a scenario's env.
+
+    obs: "camera" or "kinematics" (see OBS_MODES). Every step's info["truth"] holds the
+        ground-truth array in both modes; info["episode"] holds the metrics at episode end.
+    seed: used by the first reset() that is given no seed; later resets continue its RNG, so
+        one seed fixes a whole sequence of episodes.
+    render_mode: None or "rgb_array" (the run_sim viewer draws frames itself).
+    """
+    if isinstance(scenario, str):
+        scenario = scenarios.get(scenario)
+    if obs not in OBS_MODES:
+        raise ValueError(f"unknown obs mode {obs!r}; valid modes: {', '.join(OBS_MODES)}")
+    if render_mode not in RENDER_MODES:
+        raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'rgb_array'")
+    if isinstance(truth_vehicles, bool) or not isinstance(truth_vehicles, int) or truth_vehicles < 1:
+        raise ValueError(f"truth_vehicles must be a positive integer, got {truth_vehicles!r}")
+
+    config = scenario.env_config()
+    config["observation"] = camera.observation_config() if obs == "camera" else kinematics_config(truth_vehicles)
+    env = gym.make(
+        scenario.env_id,
+        config=config,
+        render_mode=render_mode,
+        max_episode_steps=scenario.budgets.max_steps,
+    )
+    env = GroundTruth(env, truth_vehicles, as_observation=obs == "kinematics")
+    env = EpisodeMetrics(env, scenario.success)
+    return SeededReset(env, seed)
+
+
+class GroundTruth(gym.Wrapper):
+    """Puts the truth array in info["truth"]; in kinematics mode it is also the observation."""
+
+    def __init__(self, env: gym.Env, vehicles: int, as_observation: bool) -> None:
+        super().__init__(env)
+        self._as_observation = as_observation
+        self._sensor = None if as_observation else TruthSensor(env.unwrapped, vehicles)
+        if as_observation:
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (vehicles + 1, 6), np.float32)
+
+    def _truth(self, obs) -> np.ndarray:
+        return finish_truth(obs) if self._as_observation else self._sensor.read()
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        info["truth"] = self._truth(obs)
+        return (info["truth"] if self._as_observation else obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["truth"] = self._truth(obs)
+        return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
+
+
+class SeededReset(gym.Wrapper):
+    """Applies make_env's seed on the first reset that is not given one."""
+
+    def __init__(self, env: gym.Env, seed: int | None) -> None:
+        super().__init__(env)
+        self._pending_seed = seed
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed, self._pending_seed = self._pending_seed, None
+        else:
+            self._pending_seed = None
+        return self.env.reset(seed=seed, options=options)

@@ -1,0 +1,42 @@
+"""The one vector-env factory: subprocess workers, usable by stable-baselines3 and our agents.
+
+Returns an SB3 VecEnv (SubprocVecEnv, or DummyVecEnv for one env): a batched step API with
+auto-reset, where info["terminal_observation"] and info["TimeLimit.truncated"] tell a learner
+whether to bootstrap, and info["episode"] carries the metrics of every finished episode.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from sim.camera import CameraConfig
+from sim.env import make_env
+from sim.truth import DEFAULT_TRUTH_VEHICLES
+
+
+def make_vec_env(
+    scenario: str,
+    n_envs: int,
+    obs: str = "camera",
+    seed: int = 0,
+    camera: CameraConfig = CameraConfig(),
+    truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
+    subprocess: bool | None = None,
+) -> VecEnv:
+    """n_envs copies of make_env(scenario, ...), worker i seeded with seed + i.
+
+    subprocess: None picks subprocesses when n_envs > 1.
+    """
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
+    name = scenario if isinstance(scenario, str) else scenario.name
+    env_fns = [
+        functools.partial(make_env, name, obs=obs, seed=seed + i, camera=camera, truth_vehicles=truth_vehicles)
+        for i in range(n_envs)
+    ]
+    if subprocess is None:
+        subprocess = n_envs > 1
+    # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
+    return SubprocVecEnv(env_fns, start_method="forkserver") if subprocess else DummyVecEnv(env_fns)
