@@ -72,6 +72,12 @@ def _catalog_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(CATALOG_DIR.glob("*.yaml"), key=lambda p: p.stem)}
 
 
+def clear_cache() -> None:
+    """Forget loaded scenarios (after CATALOG_DIR or a YAML file changed)."""
+    _catalog_files.cache_clear()
+    _load.cache_clear()
+
+
 def names() -> list[str]:
     """All scenario names in the catalog, sorted."""
     return list(_catalog_files())

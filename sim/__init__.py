@@ -4,10 +4,14 @@ info["truth"] every step, info["episode"] metrics at the end, vector envs and vi
 Knows nothing of agents or training (see ../DESIGN.md).
 """
 
-from sim.camera import CameraConfig
-from sim.env import OBS_MODES, make_env
-from sim.metrics import OUTCOMES, EpisodeRecord
-from sim.truth import TRUTH_FEATURES
-from sim.vector import make_vec_env
+from sim.headless import choose_video_driver
+
+choose_video_driver()  # before anything imports pygame's display: see sim/headless.py
+
+from sim.camera import CameraConfig  # noqa: E402
+from sim.env import OBS_MODES, make_env  # noqa: E402
+from sim.metrics import OUTCOMES, EpisodeRecord  # noqa: E402
+from sim.truth import TRUTH_FEATURES  # noqa: E402
+from sim.vector import make_vec_env  # noqa: E402
 
 __all__ = ["OBS_MODES", "OUTCOMES", "TRUTH_FEATURES", "CameraConfig", "EpisodeRecord", "make_env", "make_vec_env"]

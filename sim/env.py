@@ -58,10 +58,11 @@ def make_env(
     return SeededReset(env, seed)
 
 
-class GroundTruth(gym.Wrapper):
+class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Puts the truth array in info["truth"]; in kinematics mode it is also the observation."""
 
     def __init__(self, env: gym.Env, vehicles: int, as_observation: bool) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, vehicles=vehicles, as_observation=as_observation)
         super().__init__(env)
         self._as_observation = as_observation
         self._sensor = None if as_observation else TruthSensor(env.unwrapped, vehicles)
@@ -82,10 +83,11 @@ class GroundTruth(gym.Wrapper):
         return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
 
 
-class SeededReset(gym.Wrapper):
+class SeededReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Applies make_env's seed on the first reset that is not given one."""
 
     def __init__(self, env: gym.Env, seed: int | None) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, seed=seed)
         super().__init__(env)
         self._pending_seed = seed
 

@@ -63,8 +63,9 @@ def front_ttc(road, ego) -> float:
     return max(gap, 0.0) / closing
 
 
-class EpisodeMetrics(gym.Wrapper):
+class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env, success_rule: str) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, success_rule=success_rule)
         super().__init__(env)
         self.success_rule = success_rule
         self._record = EpisodeRecord()

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def has_display() -> bool:
-    """True when a window can actually be shown (not headless, not SDL's dummy driver)."""
+    """True when a window can actually be shown (not headless, not SDL's dummy/offscreen drivers)."""
     if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
         return False
     if sys.platform in ("darwin", "win32"):

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import scenarios
+from sim import TRUTH_FEATURES, CameraConfig, make_env
+from sim.truth import DEFAULT_TRUTH_VEHICLES
+
+ALL = scenarios.names()
+TRUTH_SHAPE = (DEFAULT_TRUTH_VEHICLES + 1, len(TRUTH_FEATURES))
+
+
+@pytest.mark.parametrize("obs", ["camera", "kinematics"])
+@pytest.mark.parametrize("name", ALL)
+def test_every_scenario_resets_and_steps(name, obs):
+    env = make_env(name, obs=obs, seed=0)
+    first, info = env.reset()
+    assert first in env.observation_space
+    assert info["truth"].shape == TRUTH_SHAPE
+    for _ in range(3):
+        o, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert o in env.observation_space and np.isfinite(reward)
+        assert info["truth"].shape == TRUTH_SHAPE and info["truth"].dtype == np.float32
+        if terminated or truncated:
+            assert info["episode"]["outcome"] in ("success", "collision", "offroad", "timeout")
+            break
+    if obs == "camera":
+        assert o.shape == (4, 128, 64) and o.dtype == np.uint8
+        assert o[-1].std() > 0, "the newest frame shows a road, not a blank image"
+    else:
+        np.testing.assert_array_equal(o, info["truth"])
+    env.close()
+
+
+@pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
+@pytest.mark.parametrize("obs", ["camera", "kinematics"])
+@pytest.mark.parametrize("name", ALL)
+def test_gymnasium_check_env_passes(name, obs):
+    env = make_env(name, obs=obs)
+    check_env(env, skip_render_check=True)
+    env.close()
+
+
+def seeded_actions(space, seed, n):
+    """A fixed action sequence (highway-env rebuilds action_space at each reset, dropping its seed)."""
+    rng = np.random.default_rng(seed)
+    if hasattr(space, "n"):
+        return [int(a) for a in rng.integers(space.n, size=n)]
+    return [rng.uniform(-1, 1, space.shape).astype(np.float32) for _ in range(n)]
+
+
+def _rollout(name, obs, seed, steps=12):
+    env = make_env(name, obs=obs, seed=seed)
+    obs_list, truths, rewards = [], [], []
+    o, info = env.reset()
+    obs_list.append(o.copy()), truths.append(info["truth"])
+    for action in seeded_actions(env.action_space, seed, steps):
+        o, r, terminated, truncated, info = env.step(action)
+        obs_list.append(o.copy()), truths.append(info["truth"]), rewards.append(r)
+        if terminated or truncated:
+            o, info = env.reset()
+            obs_list.append(o.copy()), truths.append(info["truth"])
+    env.close()
+    return obs_list, truths, rewards
+
+
+@pytest.mark.parametrize("name", ["highway", "merge", "intersection", "racetrack"])
+def test_same_seed_same_episode_frame_for_frame(name):
+    a, b = _rollout(name, "camera", seed=7), _rollout(name, "camera", seed=7)
+    for x, y in zip(a[0], b[0], strict=True):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(a[1], b[1], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert a[2] == b[2]
+    other = _rollout(name, "camera", seed=8)
+    assert any(not np.array_equal(x, y) for x, y in zip(a[1], other[1])), "another seed gives another episode"
+
+
+def test_truth_matches_the_simulator_vehicles():
+    env = make_env("highway", obs="camera", seed=3)
+    env.reset()
+    for _ in range(3):
+        _, _, _, _, info = env.step(1)  # IDLE
+    truth, road = info["truth"], env.unwrapped.road
+    ego = env.unwrapped.vehicle
+    np.testing.assert_allclose(truth[0], [1, 0, 0, *ego.velocity, ego.heading], atol=1e-4)
+    others = [v for v in road.vehicles if v is not ego]
+    distances = []
+    for row in truth[1:]:
+        if row[0] == 0:
+            assert not row.any(), "empty slots are all zeros"
+            continue
+        position = ego.position + row[1:3]
+        match = min(others, key=lambda v: np.linalg.norm(v.position - position))
+        np.testing.assert_allclose(match.position, position, atol=1e-3)
+        np.testing.assert_allclose(match.velocity - ego.velocity, row[3:5], atol=1e-3)
+        assert abs(np.angle(np.exp(1j * (match.heading - row[5])))) < 1e-4
+        distances.append(np.linalg.norm(row[1:3]))
+    in_range = [v for v in others if np.linalg.norm(v.position - ego.position) < env.unwrapped.PERCEPTION_DISTANCE]
+    assert len(distances) == min(len(in_range), DEFAULT_TRUTH_VEHICLES)
+    assert distances == sorted(distances), "slots are ordered nearest first"
+
+
+def test_camera_size_is_configurable():
+    env = make_env("merge", obs="camera", camera=CameraConfig(height=96, width=48, stack=2))
+    o, _ = env.reset(seed=0)
+    assert o.shape == (2, 96, 48)
+    with pytest.raises(ValueError, match="stack must be a positive integer"):
+        CameraConfig(stack=0)
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown obs mode 'pixels'.*camera, kinematics"):
+        make_env("merge", obs="pixels")
+    with pytest.raises(scenarios.ScenarioError, match="unknown scenario"):
+        make_env("nowhere")
+    with pytest.raises(ValueError, match="render_mode"):
+        make_env("merge", render_mode="human")
