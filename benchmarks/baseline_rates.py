@@ -1,6 +1,6 @@
 """Success and collision rates of the training-free baselines (idm, random) on every scenario.
 
-    SDL_VIDEODRIVER=dummy python benchmarks/baseline_rates.py [--seeds 20] [--first-seed 1000]
+    python benchmarks/baseline_rates.py [--seeds 20] [--first-seed 1000]
 
 Writes baseline_rates.json next to this file. Seeds first_seed .. first_seed+seeds-1, one
 episode each, kinematics observations (neither baseline looks at the camera).
@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agents  # noqa: E402

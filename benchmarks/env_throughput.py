@@ -1,7 +1,7 @@
 """Steps/s of every scenario through sim.make_env vs raw gymnasium.make of the same highway-env
 id and config, side by side in one run, in both obs modes. Writes env_throughput.json here.
 
-    SDL_VIDEODRIVER=dummy python benchmarks/env_throughput.py [--steps 200] [--repeats 3]
+    python benchmarks/env_throughput.py [--steps 200] [--repeats 3]
 
 Each (scenario, mode) pair runs raw and ours alternately `repeats` times with the same seeds
 and the same action sequence and keeps each side's best time: noise on a shared machine only
@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gymnasium as gym  # noqa: E402

@@ -25,7 +25,7 @@ class EpisodeRecord:
     distance: float = 0.0  # [m] path length driven by the ego
     mean_speed: float = 0.0  # [m/s] mean over policy steps
     lane_changes: int = 0  # completed changes between lanes of the same road segment
-    min_ttc: float = math.inf  # [s] minimum time-to-collision to the front vehicle; inf if never closing
+    min_ttc: float = math.inf  # [s] min time-to-collision to the front vehicle; 0 on a crash, inf if never closing
     collisions: int = 0  # 0 or 1: the ego stops at its first crash
     offroad_steps: int = 0  # [policy steps] ended with the ego off the road
     duration: float = 0.0  # [s] simulated time (length / policy frequency)
@@ -99,7 +99,8 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if lane is not None and self._last_lane is not None and lane[:2] == self._last_lane[:2] and lane[2] != self._last_lane[2]:
             rec.lane_changes += 1
         self._last_lane = lane
-        rec.min_ttc = min(rec.min_ttc, front_ttc(env.road, ego))
+        # A crash is a time-to-collision of zero, whatever the geometry looks like afterwards.
+        rec.min_ttc = 0.0 if ego.crashed else min(rec.min_ttc, front_ttc(env.road, ego))
         rec.collisions = int(ego.crashed)
         rec.offroad_steps += int(not ego.on_road)
         for term, value in (info.get("rewards") or {}).items():

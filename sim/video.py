@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -20,8 +21,13 @@ def check_output_path(path: str | os.PathLike) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"cannot record to {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"cannot record to {path}: no permission to write there")
+    try:  # the only reliable test (root, read-only mounts, ACLs): try it
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot record to {path}: cannot write in {folder} ({err.strerror})") from None
+    if path.is_dir():
+        raise ValueError(f"cannot record to {path}: it is a folder")
     return path
 
 

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+import agents
+import scenarios
+from sim import make_env
+from sim.rollout import play_episodes
+
+
+def test_registry_lists_the_baselines_with_descriptions():
+    assert {"idm", "random"} <= set(agents.names())
+    assert all(agents.describe().values())
+    with pytest.raises(agents.AgentError, match="unknown agent 'dqm'; valid agents: .*idm"):
+        agents.make("dqm", make_env("merge", obs="kinematics"))
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_idm_gives_valid_actions_on_every_scenario(name):
+    env = make_env(name, obs="kinematics", seed=1)
+    agent = agents.make("idm", env)
+    obs, _ = env.reset()
+    for _ in range(4):
+        action = agent.act(obs)
+        assert env.action_space.contains(action if not isinstance(action, np.ndarray) else action.astype(np.float32))
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            break
+
+
+def test_idm_drives_merge_and_highway_without_crashing():
+    for name in ("merge", "highway"):
+        env = make_env(name, obs="kinematics")
+        results = play_episodes(env, agents.make("idm", env), seeds=range(100, 103))
+        assert [r["outcome"] for r in results] == ["success"] * 3, name
+
+
+def test_random_agent_is_reproducible_from_its_seed():
+    def actions(seed):
+        env = make_env("highway", obs="kinematics")
+        agent = agents.make("random", env, seed=seed)
+        return [agent.act(None) for _ in range(20)]
+
+    assert actions(3) == actions(3)
+    assert actions(3) != actions(4)
+
+
+def test_baselines_save_and_load_and_refuse_to_learn(tmp_path):
+    env = make_env("merge", obs="kinematics")
+    agent = agents.make("random", env, seed=11)
+    agent.save(tmp_path / "ckpt")
+    loaded = agents.get_class("random").load(tmp_path / "ckpt", env)
+    assert loaded.seed == 11
+    with pytest.raises(agents.AgentError, match="holds a 'random' checkpoint, not 'idm'"):
+        agents.get_class("idm").load(tmp_path / "ckpt", env)
+    (tmp_path / "ckpt" / "config.json").write_text("{not json")
+    with pytest.raises(agents.AgentError, match="corrupt"):
+        agents.get_class("random").load(tmp_path / "ckpt", env)
+    with pytest.raises(agents.AgentError, match="not trainable"):
+        agent.learn(100)

@@ -1,0 +1,54 @@
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from sim import make_vec_env
+from sim.video import VideoRecorder, check_output_path
+
+
+def test_vector_env_runs_workers_in_subprocesses_and_reports_episodes():
+    venv = make_vec_env("u-turn", n_envs=2, obs="kinematics", seed=5)
+    try:
+        obs = venv.reset()
+        assert obs.shape == (2, 11, 6)
+        finished = []
+        for _ in range(12):  # u-turn episodes last at most 10 steps
+            obs, rewards, dones, infos = venv.step(np.array([1, 1]))
+            finished += [info["episode"] for info, done in zip(infos, dones) if done]
+            assert all(info["truth"].shape == (11, 6) for info in infos)
+        assert len(finished) >= 2
+        assert all(e["outcome"] in ("success", "collision", "offroad", "timeout") for e in finished)
+    finally:
+        venv.close()
+
+
+def test_vector_env_workers_get_distinct_seeds():
+    venv = make_vec_env("highway", n_envs=2, obs="kinematics", seed=0, subprocess=False)
+    obs = venv.reset()
+    assert not np.array_equal(obs[0], obs[1])
+    venv.close()
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_recorder_writes_every_frame(tmp_path, suffix):
+    path = tmp_path / f"clip{suffix}"
+    recorder = VideoRecorder(path, fps=5)
+    rng = np.random.default_rng(0)
+    for _ in range(7):
+        recorder.add(rng.integers(0, 255, (151, 301, 3), dtype=np.uint8))  # odd sizes get padded
+    assert recorder.close() == path
+    assert not list(tmp_path.glob(".*partial*")), "the temp file was renamed"
+    if suffix == ".mp4":
+        capture = cv2.VideoCapture(str(path))
+        assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 7
+        assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (302, 152)
+    else:
+        assert Image.open(path).n_frames == 7
+
+
+def test_output_path_is_checked_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="must end in .mp4 or .gif"):
+        check_output_path(tmp_path / "x.avi")
+    with pytest.raises(ValueError, match="does not exist"):
+        check_output_path(tmp_path / "missing" / "x.mp4")

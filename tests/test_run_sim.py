@@ -1,0 +1,71 @@
+"""The command line, run as a user runs it: a real subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+import scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_sim(*args, timeout=120):
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy")  # what a user would set; sim makes it draw
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_sim.py"), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
+
+
+def test_records_merge_headless_one_frame_per_rendered_step(tmp_path):
+    video = tmp_path / "m.mp4"
+    result = run_sim("--scenario", "merge", "--agent", "idm", "--episodes", "2", "--record", str(video))
+    assert result.returncode == 0, result.stderr
+    assert "2 episodes: success" in result.stdout
+    steps = [int(line.split("│")[4]) for line in result.stdout.splitlines() if line.count("│") > 5]
+    assert len(steps) == 2
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == sum(steps) + 2, "reset frame + one per step, per episode"
+    assert all(frame.std() > 10 for frame in frames), "no blank frames"
+
+
+def test_help_lists_scenarios_and_agents():
+    result = run_sim("--help")
+    assert result.returncode == 0
+    for name in scenarios.names() + ["idm", "random"]:
+        assert f"\n  {name} " in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scenario", "mrge"], "unknown scenario 'mrge'"),
+        (["--agent", "dqm"], "unknown agent 'dqm'"),
+        (["--episodes", "0"], "expected a positive integer"),
+        (["--episodes", "many"], "expected a positive integer"),
+        (["--seed", "-2"], "expected an integer >= 0"),
+        (["--record", "/no/such/folder/x.mp4"], "does not exist"),
+        (["--record", "out.avi"], "must end in .mp4 or .gif"),
+        (["--obs", "pixels"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(args, message):
+    result = run_sim(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_output_folder():
+    result = run_sim("--record", "/proc/x.mp4")  # no one, root included, may create files in /proc
+    assert result.returncode == 2 and "cannot write in /proc" in result.stderr
