@@ -9,7 +9,7 @@ import numpy as np
 import scenarios
 from sim.camera import CameraConfig
 from sim.metrics import EpisodeMetrics
-from sim.truth import DEFAULT_TRUTH_VEHICLES, TruthSensor, finish_truth, kinematics_config
+from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_truth
 
 gym.register_envs(highway_env)
 
@@ -64,22 +64,19 @@ class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env, vehicles: int, as_observation: bool) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, vehicles=vehicles, as_observation=as_observation)
         super().__init__(env)
+        self._vehicles = vehicles
         self._as_observation = as_observation
-        self._sensor = None if as_observation else TruthSensor(env.unwrapped, vehicles)
         if as_observation:
             self.observation_space = gym.spaces.Box(-np.inf, np.inf, (vehicles + 1, 6), np.float32)
 
-    def _truth(self, obs) -> np.ndarray:
-        return finish_truth(obs) if self._as_observation else self._sensor.read()
-
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        info["truth"] = self._truth(obs)
+        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
         return (info["truth"] if self._as_observation else obs), info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info["truth"] = self._truth(obs)
+        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
         return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
 
 

@@ -4,7 +4,7 @@ from gymnasium.utils.env_checker import check_env
 
 import scenarios
 from sim import TRUTH_FEATURES, CameraConfig, make_env
-from sim.truth import DEFAULT_TRUTH_VEHICLES
+from sim.truth import DEFAULT_TRUTH_VEHICLES, read_truth
 
 ALL = scenarios.names()
 TRUTH_SHAPE = (DEFAULT_TRUTH_VEHICLES + 1, len(TRUTH_FEATURES))
@@ -99,6 +99,26 @@ def test_truth_matches_the_simulator_vehicles():
     in_range = [v for v in others if np.linalg.norm(v.position - ego.position) < env.unwrapped.PERCEPTION_DISTANCE]
     assert len(distances) == min(len(in_range), DEFAULT_TRUTH_VEHICLES)
     assert distances == sorted(distances), "slots are ordered nearest first"
+
+
+@pytest.mark.parametrize("name", ["merge", "u-turn", "roundabout"])
+def test_truth_has_the_values_of_highway_envs_kinematics_observation(name):
+    """Same numbers as highway-env's own Kinematics(absolute=False, normalize=False), up to
+    our conventions: ego at the origin, headings wrapped, rows ordered by straight-line distance."""
+    env = make_env(name, obs="kinematics", seed=2)
+    env.reset()
+    for _ in range(2):
+        env.step(env.action_space.sample() if name != "merge" else 1)
+    unwrapped = env.unwrapped
+    theirs = unwrapped.observation_type.observe().copy()
+    ours = read_truth(unwrapped, DEFAULT_TRUTH_VEHICLES)
+    theirs[0, 1:3] = 0.0
+    theirs[:, 5] = np.where(theirs[:, 0] > 0, (theirs[:, 5] + np.pi) % (2 * np.pi) - np.pi, 0)
+
+    def by_position(a):
+        return a[np.lexsort((a[:, 2], a[:, 1]))]
+
+    np.testing.assert_allclose(by_position(ours), by_position(theirs), atol=1e-4)
 
 
 def test_camera_size_is_configurable():
