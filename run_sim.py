@@ -21,24 +21,20 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def int_at_least(minimum: int):
+    """argparse type: an integer >= minimum, with a message that says so."""
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", default="merge", metavar="NAME", help="scenario to drive (default: merge)")
     parser.add_argument("--agent", default="idm", metavar="NAME", help="agent that drives (default: idm)")
-    parser.add_argument("--episodes", type=positive_int, default=3, help="episodes to play (default: 3)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
+    parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes to play (default: 3)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
     parser.add_argument("--obs", choices=["camera", "kinematics"], help="observation mode (default: the agent's own)")
     parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")

@@ -52,3 +52,18 @@ def test_output_path_is_checked_before_any_work(tmp_path):
         check_output_path(tmp_path / "x.avi")
     with pytest.raises(ValueError, match="does not exist"):
         check_output_path(tmp_path / "missing" / "x.mp4")
+
+
+def test_window_shows_frames_and_closing_it_stops_cleanly():
+    import pygame
+
+    from sim.window import Window
+
+    window = Window("test", fps=1000)
+    frame = np.full((150, 300, 3), 90, dtype=np.uint8)
+    assert window.show(frame) is True
+    assert pygame.display.get_surface().get_size() == (300, 150)
+    assert pygame.display.get_surface().get_at((10, 10))[:3] == (90, 90, 90)
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    assert window.show(frame) is False
+    assert window.closed
