@@ -68,8 +68,3 @@ class VideoRecorder:
             first.save(self._tmp, save_all=True, append_images=rest, duration=1000 / self.fps, loop=0)
         os.replace(self._tmp, self.path)
         return self.path
-
-    def discard(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-        self._tmp.unlink(missing_ok=True)
