@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class CameraConfig:
@@ -43,3 +45,21 @@ class CameraConfig:
             "weights": [0.2989, 0.5870, 0.1140],  # ITU-R 601 luma, as in highway-env's example
             "scaling": self.scaling,
         }
+
+
+def camera_view(camera: CameraConfig, centering: tuple[float, float]) -> tuple[float, float, float, float]:
+    """(x_min, x_max, y_min, y_max) [m] of the ground the camera sees, relative to the ego.
+
+    highway-env puts the ego at `centering` (fractions of the frame) of the env config:
+    e.g. [0.3, 0.5] on highways, so the view reaches 22 m behind and 51 m ahead.
+    """
+    length, across = camera.height / camera.scaling, camera.width / camera.scaling  # [m]
+    return (-centering[0] * length, (1 - centering[0]) * length, -centering[1] * across, (1 - centering[1]) * across)
+
+
+def in_view(truth: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
+    """Mask (N,) of truth rows 1.. whose vehicle centre lies inside the camera view (row 0, the ego, is False)."""
+    x, y = truth[:, 1], truth[:, 2]
+    mask = (truth[:, 0] > 0) & (x >= view[0]) & (x <= view[1]) & (y >= view[2]) & (y <= view[3])
+    mask[0] = False
+    return mask

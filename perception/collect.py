@@ -1,0 +1,130 @@
+"""Collect (frame stack, truth) pairs for perception training.
+
+    python -m perception.collect [--out data/perception] [--train 3000] [--workers 2]
+
+Drives idm, random and noisy idm (30% random actions) round-robin over every catalog scenario,
+camera observations, and writes one compressed shard per (split, scenario). Splits are by
+episode seed: train seeds from 0, val from 100_000, test from 200_000 (all below the
+1_000_000 where evaluation suites start). HELD_OUT_SCENARIO is collected for test only: the
+generalisation figure. Each (split, scenario) is one job; jobs run in parallel processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+import scenarios
+from perception.dataset import write_shard
+
+HELD_OUT_SCENARIO = "u-turn"
+SPLIT_FIRST_SEED = {"train": 0, "val": 100_000, "test": 200_000}
+POLICIES = ("idm", "random", "noisy-idm")
+NOISE = 0.3  # noisy-idm: probability of a random action
+MAX_EPISODE_STEPS = 60  # long episodes (racetrack) are cut so that more seeds are seen
+
+
+class NoisyPolicy:
+    """idm with a random action now and then: states near mistakes that idm alone never visits."""
+
+    def __init__(self, idm, action_space, seed: int) -> None:
+        self.idm, self.space = idm, action_space
+        self.rng = np.random.default_rng(seed)
+        self.space.seed(seed)
+
+    def act(self, obs, deterministic: bool = True):
+        return self.space.sample() if self.rng.random() < NOISE else self.idm.act(obs)
+
+
+def make_policy(name: str, env, seed: int):
+    import agents
+
+    if name == "noisy-idm":
+        return NoisyPolicy(agents.make("idm", env), env.action_space, seed)
+    return agents.make(name, env, seed=seed)
+
+
+def collect_job(scenario: str, split: str, samples: int) -> dict:
+    """Episodes of one scenario, seeds counting up from the split's first seed, until `samples`."""
+    from sim import CameraConfig, make_env
+    from sim.camera import camera_view
+
+    env = make_env(scenario, obs="camera", seed=None)
+    view = np.array(camera_view(CameraConfig(), env.unwrapped.config["centering_position"]), dtype=np.float32)
+    columns = {k: [] for k in ("frames", "truth", "seed", "step")}
+    seed = SPLIT_FIRST_SEED[split]
+    while len(columns["frames"]) < samples:
+        policy = make_policy(POLICIES[seed % len(POLICIES)], env, seed)
+        obs, info = env.reset(seed=seed)
+        for step in range(MAX_EPISODE_STEPS):
+            for key, value in zip(columns, (obs.copy(), info["truth"], seed, step)):
+                columns[key].append(value)
+            if len(columns["frames"]) >= samples:
+                break
+            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            if terminated or truncated:
+                break
+        seed += 1
+    env.close()
+    arrays = {
+        "frames": np.stack(columns["frames"]),
+        "truth": np.stack(columns["truth"]),
+        "view": np.repeat(view[None], samples, axis=0),
+        "seed": np.array(columns["seed"], dtype=np.int64),
+        "step": np.array(columns["step"], dtype=np.int32),
+    }
+    return {"scenario": scenario, "split": split, "arrays": arrays, "episodes": seed - SPLIT_FIRST_SEED[split]}
+
+
+def plan(train: int, val: int, test: int) -> list[tuple[str, str, int]]:
+    jobs = []
+    for name in scenarios.names():
+        if name != HELD_OUT_SCENARIO:
+            jobs += [(name, "train", train), (name, "val", val)]
+        jobs.append((name, "test", test))
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m perception.collect", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("data/perception"), help="output folder (default: data/perception)")
+    parser.add_argument("--train", type=int, default=3000, help="train samples per scenario (default: 3000)")
+    parser.add_argument("--val", type=int, default=300, help="validation samples per scenario (default: 300)")
+    parser.add_argument("--test", type=int, default=400, help="test samples per scenario (default: 400)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes (default: 2)")
+    args = parser.parse_args(argv)
+    if min(args.train, args.val, args.test, args.workers) < 1:
+        parser.error("--train, --val, --test and --workers must be positive")
+
+    jobs = plan(args.train, args.val, args.test)
+    start = time.perf_counter()
+    manifest = {"held_out_scenario": HELD_OUT_SCENARIO, "split_first_seed": SPLIT_FIRST_SEED,
+                "policies": POLICIES, "noise": NOISE, "max_episode_steps": MAX_EPISODE_STEPS, "shards": []}
+    with Progress() as progress, ProcessPoolExecutor(args.workers) as pool:
+        bar = progress.add_task("collecting shards", total=len(jobs))
+        futures = [pool.submit(collect_job, *job) for job in jobs]
+        for future in as_completed(futures):
+            result = future.result()
+            path = args.out / result["split"] / f"{result['scenario']}.npz"
+            write_shard(path, result["arrays"])
+            manifest["shards"].append({"path": str(path.relative_to(args.out)), "scenario": result["scenario"],
+                                       "split": result["split"], "samples": len(result["arrays"]["frames"]),
+                                       "episodes": result["episodes"]})
+            progress.advance(bar)
+    manifest["seconds"] = round(time.perf_counter() - start, 1)
+    manifest["shards"].sort(key=lambda s: (s["split"], s["scenario"]))
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum(s["samples"] for s in manifest["shards"])
+    print(f"{total} samples in {len(jobs)} shards, {manifest['seconds']} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Perception metrics for vehicles in the camera's view.
+
+Per frame, predicted vehicles (presence probability > 0.5) are matched one-to-one to the true
+in-view vehicles by the Hungarian algorithm on centre distance; a pair counts as a true
+positive when its centres are within MATCH_RADIUS. Then:
+    precision = TP / predicted, recall = TP / true, F1 = their harmonic mean (all pooled over frames)
+    position error [m]  = mean Euclidean distance between matched centres
+    velocity error [m/s] = mean Euclidean distance between matched relative velocities
+(Euclidean errors are at least as large as per-axis MAEs: the stricter reading of "MAE".)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+MATCH_RADIUS = 2.5  # [m] half a car length: farther than this is a different car (lanes are 4 m apart)
+PRESENCE_THRESHOLD = 0.5
+
+
+@dataclass
+class PerceptionScores:
+    frames: int = 0
+    true_vehicles: int = 0
+    predicted_vehicles: int = 0
+    true_positives: int = 0
+    position_error_sum: float = 0.0  # [m]
+    velocity_error_sum: float = 0.0  # [m/s]
+
+    def add(self, predicted: np.ndarray, target: np.ndarray) -> None:
+        """predicted: (S, 6) truth layout with presence probability; target: (S, 6) perception targets."""
+        self.frames += 1
+        pred = predicted[1:][predicted[1:, 0] > PRESENCE_THRESHOLD]
+        true = target[1:][target[1:, 0] > 0]
+        self.predicted_vehicles += len(pred)
+        self.true_vehicles += len(true)
+        if len(pred) == 0 or len(true) == 0:
+            return
+        distance = np.linalg.norm(pred[:, None, 1:3] - true[None, :, 1:3], axis=-1)
+        rows, cols = linear_sum_assignment(distance)
+        good = distance[rows, cols] <= MATCH_RADIUS
+        rows, cols = rows[good], cols[good]
+        self.true_positives += len(rows)
+        self.position_error_sum += float(distance[rows, cols].sum())
+        self.velocity_error_sum += float(np.linalg.norm(pred[rows, 3:5] - true[cols, 3:5], axis=-1).sum())
+
+    def summary(self) -> dict:
+        tp = self.true_positives
+        precision = tp / self.predicted_vehicles if self.predicted_vehicles else 1.0
+        recall = tp / self.true_vehicles if self.true_vehicles else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {
+            **asdict(self),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "position_mae": self.position_error_sum / tp if tp else float("nan"),
+            "velocity_mae": self.velocity_error_sum / tp if tp else float("nan"),
+        }
+
+
+def score(predicted: np.ndarray, targets: np.ndarray) -> dict:
+    """Scores of a batch: predicted (N, S, 6) with presence probabilities, targets (N, S, 6)."""
+    scores = PerceptionScores()
+    for p, t in zip(predicted, targets, strict=True):
+        scores.add(p, t)
+    return scores.summary()

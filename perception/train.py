@@ -1,0 +1,154 @@
+"""Pretrain the perception encoder on collected (frames, truth) shards.
+
+    python -m perception.train [--data data/perception] [--name default] [--epochs 30] [--device auto]
+
+Validation every epoch (loss, presence F1, position/velocity errors), TensorBoard logs in
+runs/perception/<name>/, early stopping on validation loss, and the best epoch's weights saved
+as perception/weights/<name>.pt with a model card <name>.json (data, recipe, metrics on the
+test split: the numbers `python -m perception.evaluate` reproduces). Ctrl-C stops training
+and keeps the best weights so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+
+from perception.dataset import FrameDataset
+from perception.device import resolve_device
+from perception.encoder import Encoder, EncoderConfig, decode_output, perception_loss
+from perception.evaluate import evaluate_split
+from perception.metrics import score
+from perception.weights import save_encoder
+
+
+def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, np.ndarray, np.ndarray]:
+    """One pass; trains when an optimizer is given. Returns mean loss, predictions, targets."""
+    encoder.train(optimizer is not None)
+    total, count, predictions, targets = 0.0, 0, [], []
+    with torch.set_grad_enabled(optimizer is not None):
+        for frames, target in loader:
+            frames, target = frames.to(device).float().div_(255), target.to(device)
+            out = encoder(frames)
+            loss, _ = perception_loss(out, target)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
+                optimizer.step()
+            else:
+                predictions.append(decode_output(out).cpu().numpy())
+                targets.append(target.cpu().numpy())
+            total += loss.item() * len(frames)
+            count += len(frames)
+            if on_batch is not None:
+                on_batch(loss.item())
+    if predictions:
+        return total / count, np.concatenate(predictions), np.concatenate(targets)
+    return total / count, np.empty(0), np.empty(0)
+
+
+def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
+          seed: int, logdir: Path) -> dict:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    train_set = FrameDataset(sorted((data / "train").glob("*.npz")))
+    val_set = FrameDataset(sorted((data / "val").glob("*.npz")))
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=generator, drop_last=True)
+    val_loader = DataLoader(val_set, batch_size=256)
+    _, channels, height, width = train_set.frames.shape
+    encoder = Encoder(EncoderConfig(in_channels=channels, height=height, width=width)).to(device)
+    optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
+    writer = SummaryWriter(str(logdir))
+    recipe = {"epochs_max": epochs, "batch": batch, "lr": lr, "optimizer": "AdamW(wd=1e-4)", "schedule": "cosine",
+              "patience": patience, "seed": seed, "device": str(device)}
+    best = {"val_loss": float("inf"), "epoch": -1}
+    start, step = time.perf_counter(), 0
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn()]
+    try:
+        with Progress(*columns) as progress:
+            for epoch in range(epochs):
+                task = progress.add_task(f"epoch {epoch + 1}/{epochs}", total=len(train_loader), loss=0.0)
+
+                def on_batch(loss: float) -> None:
+                    nonlocal step
+                    step += 1
+                    writer.add_scalar("train/loss", loss, step)
+                    scheduler.step()
+                    progress.update(task, advance=1, loss=loss)
+
+                train_loss, _, _ = run_epoch(encoder, train_loader, device, optimizer, on_batch)
+                val_loss, predicted, targets = run_epoch(encoder, val_loader, device)
+                metrics = score(predicted, targets)
+                for key in ("f1", "precision", "recall", "position_mae", "velocity_mae"):
+                    writer.add_scalar(f"val/{key}", metrics[key], epoch)
+                writer.add_scalar("val/loss", val_loss, epoch)
+                progress.console.print(
+                    f"epoch {epoch + 1}: train {train_loss:.4f}  val {val_loss:.4f}  F1 {metrics['f1']:.3f}  "
+                    f"position {metrics['position_mae']:.2f} m  velocity {metrics['velocity_mae']:.2f} m/s"
+                )
+                if val_loss < best["val_loss"]:
+                    best = {"val_loss": val_loss, "epoch": epoch + 1, "val_metrics": metrics}
+                    save_encoder(encoder, name, {"status": "training"})
+                elif epoch + 1 - best["epoch"] >= patience:
+                    progress.console.print(f"early stop: no validation improvement for {patience} epochs")
+                    break
+    except KeyboardInterrupt:
+        print("interrupted: keeping the best weights so far")
+    writer.close()
+    return {"recipe": recipe, "best": best, "train_seconds": round(time.perf_counter() - start, 1),
+            "train_samples": len(train_set), "val_samples": len(val_set)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m perception.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/perception"), help="shards from perception.collect")
+    parser.add_argument("--name", default="default", help="weights name under perception/weights/ (default: default)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--patience", type=int, default=4, help="epochs without validation improvement before stopping")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args(argv)
+    if not (args.data / "train").is_dir():
+        parser.error(f"no training shards in {args.data}/train; run `python -m perception.collect` first")
+
+    device = resolve_device(args.device)
+    result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
+                   Path("runs/perception") / args.name)
+    from perception.weights import load_encoder
+
+    encoder = load_encoder(args.name)  # the best epoch, as shipped
+    manifest_file = args.data / "manifest.json"
+    data_card = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    data_card.pop("shards", None)
+    card = {
+        "command": "python -m perception.train " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+        "data": {**data_card, "train_samples": result["train_samples"], "val_samples": result["val_samples"]},
+        "recipe": result["recipe"],
+        "best_epoch": result["best"]["epoch"],
+        "train_seconds": result["train_seconds"],
+        "val_metrics": result["best"].get("val_metrics"),
+        "test_metrics": evaluate_split(encoder, args.data, "test"),
+    }
+    save_encoder(encoder, args.name, card)
+    print(f"saved perception/weights/{args.name}.pt and .json (best epoch {card['best_epoch']}, "
+          f"{result['train_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

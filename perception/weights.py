@@ -1,0 +1,82 @@
+"""Shipped encoder weights: perception/weights/<name>.pt (state dict) + <name>.json (model card).
+
+Loading never unpickles code: torch.load(..., weights_only=True), then the state dict is
+checked against the architecture the model card describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from perception.encoder import Encoder, EncoderConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = "default"
+
+
+class WeightsError(ValueError):
+    """Missing, corrupt or mismatched encoder weights; the message says which and what to do."""
+
+
+def weights_paths(name_or_path: str | os.PathLike) -> tuple[Path, Path]:
+    """A name under perception/weights/ or a path to a .pt file -> (weights .pt, model card .json)."""
+    path = Path(name_or_path)
+    if path.suffix != ".pt":
+        path = WEIGHTS_DIR / f"{name_or_path}.pt"
+    return path, path.with_suffix(".json")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_encoder(encoder: Encoder, name_or_path: str | os.PathLike, card: dict) -> Path:
+    """Atomically write the state dict and the model card (architecture + whatever `card` holds)."""
+    pt, js = weights_paths(name_or_path)
+    pt.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
+    _atomic(pt, lambda f: torch.save(state, f))
+    card = {**card, "architecture": encoder.config_dict(), "sha256": file_sha256(pt)}
+    _atomic(js, lambda f: f.write(json.dumps(card, indent=2).encode() + b"\n"))
+    return pt
+
+
+def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Encoder:
+    pt, js = weights_paths(name_or_path)
+    if not pt.exists():
+        raise WeightsError(f"no encoder weights at {pt}; train them with `python -m perception.train`")
+    try:
+        card = json.loads(js.read_text())
+        config = EncoderConfig(**card["architecture"])
+    except FileNotFoundError:
+        raise WeightsError(f"model card {js} is missing (it holds the architecture of {pt.name})") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise WeightsError(f"model card {js} is corrupt: {err}") from None
+    try:
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, not a zip, or pickled code refused by weights_only
+        raise WeightsError(f"cannot load {pt}: {str(err).splitlines()[0]}") from None
+    encoder = Encoder(config)
+    try:
+        encoder.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise WeightsError(f"{pt} does not match the architecture in {js.name}: {str(err).splitlines()[0]}") from None
+    return encoder.to(device).eval()
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; shipped files are for everyone
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+
+from perception import collect
+from perception.dataset import FrameDataset, perception_targets, read_shard
+from sim import make_env
+
+VIEW = (-20.0, 50.0, -18.0, 18.0)
+
+
+def test_targets_keep_only_vehicles_in_view_nearest_first():
+    truth = np.zeros((11, 6), np.float32)
+    truth[0] = [1, 0, 0, 25, 0, 0.1]  # ego
+    truth[1] = [1, -30, 0, -2, 0, 0]  # behind the view
+    truth[2] = [1, 10, 4, 1, 0, 0]
+    truth[3] = [1, 5, -4, 0, 0, 0]
+    truth[4] = [1, 60, 0, 0, 0, 0]  # beyond the view ahead
+    target = perception_targets(truth, VIEW)
+    np.testing.assert_array_equal(target[0], truth[0])
+    np.testing.assert_array_equal(target[1], truth[3])  # 6.4 m away
+    np.testing.assert_array_equal(target[2], truth[2])  # 10.8 m away
+    assert not target[3:].any()
+
+
+def test_collect_job_labels_match_the_simulator():
+    result = collect.collect_job("merge", "train", samples=25)
+    arrays = result["arrays"]
+    assert arrays["frames"].shape == (25, 4, 128, 64) and arrays["frames"].dtype == np.uint8
+    assert arrays["truth"].shape == (25, 11, 6)
+    # Replay the first episode with the same seed and policy: same frames, same truth.
+    seed = int(arrays["seed"][0])
+    env = make_env("merge", obs="camera")
+    policy = collect.make_policy(collect.POLICIES[seed % 3], env, seed)
+    obs, info = env.reset(seed=seed)
+    for i in np.flatnonzero(arrays["seed"] == seed):
+        assert arrays["step"][i] == i
+        np.testing.assert_array_equal(arrays["frames"][i], obs)
+        np.testing.assert_array_equal(arrays["truth"][i], info["truth"])
+        obs, _, terminated, truncated, info = env.step(policy.act(obs))
+        if terminated or truncated:
+            break
+
+
+def test_collect_command_writes_the_shards_it_claims(tmp_path):
+    assert collect.main(["--out", str(tmp_path), "--train", "6", "--val", "3", "--test", "3", "--workers", "2"]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["held_out_scenario"] == collect.HELD_OUT_SCENARIO
+    for shard in manifest["shards"]:
+        arrays = read_shard(tmp_path / shard["path"])
+        assert len(arrays["frames"]) == shard["samples"] == {"train": 6, "val": 3, "test": 3}[shard["split"]]
+    splits = {s["split"]: {s["scenario"] for s in manifest["shards"] if s["split"] == s["split"]} for s in manifest["shards"]}
+    assert collect.HELD_OUT_SCENARIO not in {s["scenario"] for s in manifest["shards"] if s["split"] == "train"}
+    assert len(splits) == 3
+    seeds = {split: set() for split in ("train", "val", "test")}
+    for shard in manifest["shards"]:
+        seeds[shard["split"]] |= set(read_shard(tmp_path / shard["path"])["seed"].tolist())
+    assert not seeds["train"] & seeds["val"] and not seeds["train"] & seeds["test"], "splits are disjoint by seed"
+    dataset = FrameDataset(sorted((tmp_path / "train").glob("*.npz")))
+    frames, target = dataset[0]
+    assert frames.shape == (4, 128, 64) and target.shape == (11, 6)
+
+
+def test_collect_rejects_bad_numbers(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        collect.main(["--out", str(tmp_path), "--train", "0"])
+    assert exit_info.value.code == 2
