@@ -51,6 +51,7 @@ class Scenario:
     action: Mapping[str, Any]  # highway-env action config: {"type": ..., **kwargs}
     config: Mapping[str, Any]  # highway-env config overrides (validated keys)
     budgets: Budgets
+    speed_range: tuple[float, float]  # [m/s] (lo, hi) speeds a good driver keeps to; scored by sim/score.py
     base: str | None = None  # the scenario this variant overrides, if any
 
     @property
@@ -76,6 +77,7 @@ def clear_cache() -> None:
     """Forget loaded scenarios (after CATALOG_DIR or a YAML file changed)."""
     _catalog_files.cache_clear()
     _load.cache_clear()
+    _variant.cache_clear()
 
 
 def names() -> list[str]:
@@ -126,6 +128,7 @@ def _load(name: str, chain: tuple[str, ...]) -> Scenario:
         action=MappingProxyType(dict(_typed(name, "action", raw["action"], dict))),
         config=MappingProxyType(dict(_typed(name, "config", raw["config"] or {}, dict))),
         budgets=_budgets(name, raw["budgets"]),
+        speed_range=_speed_range(name, raw["speed_range"]),
         base=raw.get("base"),
     )
     _validate(scenario)
@@ -139,16 +142,77 @@ def _merge_over(parent: Scenario, raw: dict) -> dict:
         "description": parent.description,
         "success": parent.success,
         "success_description": parent.success_description,
+        "speed_range": list(parent.speed_range),
         "action": dict(parent.action) | dict(raw.get("action") or {}),
         "config": dict(parent.config) | dict(raw.get("config") or {}),
         "budgets": {"max_steps": parent.budgets.max_steps, "train_steps": parent.budgets.train_steps}
         | dict(raw.get("budgets") or {}),
     }
-    for key in ("env_id", "description", "success", "success_description"):
+    for key in ("env_id", "description", "success", "success_description", "speed_range"):
         if key in raw:
             merged[key] = raw[key]
     merged["base"] = raw["base"]
     return merged
+
+
+def _speed_range(name: str, raw: Any) -> tuple[float, float]:
+    ok = (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
+        and 0 <= raw[0] < raw[1]
+    )
+    if not ok:
+        raise ScenarioError(f"scenario {name!r}: speed_range must be [lo, hi] in m/s with 0 <= lo < hi, got {raw!r}")
+    return float(raw[0]), float(raw[1])
+
+
+def variant(base: str, name: str, overrides: Mapping[str, Any]) -> Scenario:
+    """A variant defined outside the catalog (e.g. by a suite): `base` with `overrides`
+    (config/action/budgets merged key by key, like a variant YAML), validated like one."""
+    raw = dict(overrides)
+    unknown = sorted(set(raw) - (YAML_KEYS - {"base"}))
+    if unknown:
+        raise ScenarioError(
+            f"variant {name!r} of {base!r}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(YAML_KEYS - {'base'}))}"
+        )
+    return _variant(base, name, _freeze(raw))
+
+
+@functools.cache
+def _variant(base: str, name: str, frozen: tuple) -> Scenario:
+    raw = _merge_over(get(base), _thaw(frozen) | {"base": base})
+    scenario = Scenario(
+        name=name,
+        env_id=raw["env_id"],
+        description=raw["description"].strip(),
+        success=raw["success"],
+        success_description=raw["success_description"].strip(),
+        action=MappingProxyType(dict(raw["action"])),
+        config=MappingProxyType(dict(raw["config"])),
+        budgets=_budgets(name, raw["budgets"]),
+        speed_range=_speed_range(name, raw["speed_range"]),
+        base=base,
+    )
+    _validate(scenario)
+    return scenario
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable copy of nested YAML data, so variants can be cached."""
+    if isinstance(value, Mapping):
+        return ("__map__", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("__list__", tuple(_freeze(v) for v in value))
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and value and value[0] == "__map__":
+        return {k: _thaw(v) for k, v in value[1]}
+    if isinstance(value, tuple) and value and value[0] == "__list__":
+        return [_thaw(v) for v in value[1]]
+    return value
 
 
 def _typed(name: str, key: str, value: Any, kind: type) -> Any:

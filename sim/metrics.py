@@ -29,6 +29,8 @@ class EpisodeRecord:
     collisions: int = 0  # 0 or 1: the ego stops at its first crash
     offroad_steps: int = 0  # [policy steps] ended with the ego off the road
     duration: float = 0.0  # [s] simulated time (length / policy frequency)
+    collision_with: str | None = None  # what the ego hit: "vehicle", "obstacle", or None
+    speeds: list = field(default_factory=list)  # [m/s] ego speed after each policy step (length entries)
     reward_terms: dict = field(default_factory=dict)  # highway-env's info["rewards"], summed
 
     def as_info(self) -> dict:
@@ -63,6 +65,18 @@ def front_ttc(road, ego) -> float:
     return max(gap, 0.0) / closing
 
 
+def crashed_objects(road) -> set[int]:
+    """ids of the static objects (highway-env Obstacles in road.objects) flagged as crashed."""
+    return {id(obj) for obj in road.objects if getattr(obj, "crashed", False)}
+
+
+def collision_kind(road, crashed_before: set[int]) -> str:
+    """What the ego hit in the step it crashed: "obstacle" if a static object became crashed in
+    that same step (highway-env flags both parties crashed=True on impact), else "vehicle".
+    Position is no guide: a crashed ego keeps sliding through an obstacle until the step ends."""
+    return "obstacle" if crashed_objects(road) - crashed_before else "vehicle"
+
+
 class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env, success_rule: str) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, success_rule=success_rule)
@@ -73,8 +87,8 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self._record = EpisodeRecord()
-        self._speeds: list[float] = []
         self._reached_exit = False
+        self._crashed_objects = crashed_objects(self.env.unwrapped.road)
         ego = self.env.unwrapped.vehicle
         self._last_position = np.array(ego.position, dtype=float)
         self._last_lane = ego.lane_index
@@ -94,13 +108,16 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
         rec.length += 1
         rec.distance += float(np.linalg.norm(ego.position - self._last_position))
         self._last_position = np.array(ego.position, dtype=float)
-        self._speeds.append(float(ego.speed))
+        rec.speeds.append(float(ego.speed))
         lane = ego.lane_index
         if lane is not None and self._last_lane is not None and lane[:2] == self._last_lane[:2] and lane[2] != self._last_lane[2]:
             rec.lane_changes += 1
         self._last_lane = lane
         # A crash is a time-to-collision of zero, whatever the geometry looks like afterwards.
         rec.min_ttc = 0.0 if ego.crashed else min(rec.min_ttc, front_ttc(env.road, ego))
+        if ego.crashed and rec.collision_with is None:
+            rec.collision_with = collision_kind(env.road, self._crashed_objects)
+        self._crashed_objects = crashed_objects(env.road)
         rec.collisions = int(ego.crashed)
         rec.offroad_steps += int(not ego.on_road)
         for term, value in (info.get("rewards") or {}).items():
@@ -110,7 +127,7 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _finish(self, terminated: bool, truncated: bool) -> EpisodeRecord:
         env, rec = self.env.unwrapped, self._record
         ego = env.vehicle
-        rec.mean_speed = float(np.mean(self._speeds)) if self._speeds else 0.0
+        rec.mean_speed = float(np.mean(rec.speeds)) if rec.speeds else 0.0
         rec.duration = rec.length / env.config["policy_frequency"]
         if ego.crashed:
             rec.outcome = "collision"
