@@ -3,6 +3,7 @@
 
     python run_sim.py --scenario merge --agent idm --episodes 3
     python run_sim.py --scenario highway --agent random --record out.mp4
+    python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume]
 
 Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents/.
 """
@@ -54,18 +55,68 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=listing("scenarios", scenario_help) + "\n\n" + listing("agents", agents.describe()),
     )
     parser.add_argument("--scenario", default="merge", metavar="NAME", help="scenario to drive (default: merge)")
-    parser.add_argument("--agent", default="idm", metavar="NAME", help="agent that drives (default: idm)")
+    parser.add_argument("--agent", action="append", metavar="NAME",
+                        help="agent that drives (default: idm); with --suite repeat it to score several, "
+                        "each a registered name or a checkpoint folder")
     parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes to play (default: 3)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
     parser.add_argument("--obs", choices=["camera", "kinematics"], help="observation mode (default: the agent's own)")
     parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
+    suite = parser.add_argument_group("scoring on a suite (docs/metrics.md)")
+    suite.add_argument("--suite", metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
+    suite.add_argument("--workers", type=int_at_least(1), help="local worker processes (default: all cores)")
+    suite.add_argument("--ray", metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
+    suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped")
+    suite.add_argument("--run", metavar="NAME", help="run folder name under reports/<suite>/ (default: UTC date-time)")
+    suite.add_argument("--reports", default="reports", metavar="DIR", help="where run folders go (default: reports)")
     return parser
+
+
+def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--suite: run every (agent, scenario, seed, episode), then write the reports."""
+    import os
+
+    import agents
+    import scenarios
+    from scenarios.suite import load_suite
+    from scoring.episodes import resolve_agent
+    from scoring.report import write_reports
+    from scoring.results import ResultsError
+    from scoring.run import open_results, run_suite
+
+    names = args.agent or ["idm"]
+    try:
+        suite = load_suite(args.suite)
+        specs = [resolve_agent(name) for name in names]
+        if len({s.label for s in specs}) != len(specs):
+            raise ValueError(f"--agent names repeat: {', '.join(names)}")
+        results = open_results(args.reports, suite, specs, args.run, args.resume)
+    except (scenarios.ScenarioError, agents.AgentError, ResultsError, ValueError) as err:
+        parser.error(str(err))
+    workers = args.workers or os.cpu_count() or 1
+    outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray)
+    print(f"{outcome['ran']} episodes in {outcome['seconds']:.1f} s ({outcome['skipped']} already done) -> {results.path}")
+    if outcome["interrupted"]:
+        print(f"interrupted: continue with --suite {args.suite} --resume --run {results.folder.name} (same --agent list)", file=sys.stderr)
+        return 130
+    labels = [s.label for s in specs]
+    write_reports(results, labels, [s.name for s in suite.scenarios])
+    print((results.folder / "leaderboard.md").read_text(encoding="utf-8"))
+    print(f"reports: {results.folder}/leaderboard.md, results.csv, scores.png")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.suite:
+        return score_suite(parser, args)
+    if args.workers or args.ray or args.resume or args.run:
+        parser.error("--workers, --ray, --resume and --run only apply with --suite")
+    if args.agent and len(args.agent) > 1:
+        parser.error("one --agent per run without --suite (repeat --agent only with --suite)")
+    args.agent = args.agent[0] if args.agent else "idm"
 
     import agents
     import scenarios

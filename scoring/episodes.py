@@ -1,0 +1,105 @@
+"""One scored episode: the unit of work every backend (inline, processes, Ray) runs.
+
+A Task is plain data (picklable, no live objects), so any worker rebuilds the same env and
+agent from it: the same task gives the same record whichever backend runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenarios.suite import SuiteScenario, episode_seed
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    label: str  # the name results and reports use: registry name, or checkpoint folder name
+    name: str  # registry name of the agent class
+    checkpoint: str | None  # checkpoint folder, or None for an agent built from its name
+    checkpoint_hash: str  # sha256 (16 hex) of the checkpoint files, or of name + class when none
+
+
+@dataclass(frozen=True)
+class Task:
+    agent: AgentSpec
+    scenario: SuiteScenario
+    seed: int  # suite seed
+    episode: int  # index of the episode for this (scenario, seed)
+
+    @property
+    def key(self) -> tuple:
+        return (self.agent.label, self.scenario.name, self.seed, self.episode)
+
+
+def record_key(record: dict) -> tuple:
+    return (record["agent"], record["scenario"], record["seed"], record["episode"])
+
+
+def resolve_agent(text: str) -> AgentSpec:
+    """An agent from a registry name or a checkpoint folder (with config.json naming its agent)."""
+    import agents
+    from agents.base import read_config
+
+    if text in agents.names():
+        cls = agents.get_class(text)
+        identity = json.dumps({"agent": text, "class": f"{cls.__module__}.{cls.__qualname__}"}, sort_keys=True)
+        return AgentSpec(text, text, None, hashlib.sha256(identity.encode()).hexdigest()[:16])
+    folder = Path(text)
+    if not folder.is_dir():
+        raise agents.AgentError(f"unknown agent {text!r}; give a registered agent ({', '.join(agents.names())}) or a checkpoint folder")
+    config = read_config(folder)
+    agents.get_class(str(config.get("agent")))  # raises with the valid names
+    return AgentSpec(folder.resolve().name, config["agent"], str(folder.resolve()), folder_hash(folder))
+
+
+def folder_hash(folder: Path) -> str:
+    """sha256 over every file's relative path and bytes, in sorted order (16 hex digits)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def run_task(task: Task) -> dict:
+    """Play one episode and return its record; any exception becomes a failed-episode record."""
+    record = {
+        "agent": task.agent.label,
+        "agent_name": task.agent.name,
+        "checkpoint_hash": task.agent.checkpoint_hash,
+        "scenario": task.scenario.name,
+        "seed": task.seed,
+        "episode": task.episode,
+        "env_seed": episode_seed(task.seed, task.episode),
+    }
+    try:
+        metrics, score = _play(task, record["env_seed"])
+    except Exception as err:  # noqa: BLE001  an agent's bug must not stop the suite
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        error = f"{type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno})"
+        return record | {"outcome": "error", "error": error, "driving_score": 0.0, "score": None, "metrics": None}
+    return record | {"outcome": metrics["outcome"], "error": None, "driving_score": score["driving_score"], "score": score, "metrics": metrics}
+
+
+def _play(task: Task, env_seed: int) -> tuple[dict, dict]:
+    import agents
+    from agents.base import read_config
+    from sim import make_env
+    from sim.rollout import play_episodes
+    from sim.score import score_for
+
+    scenario = task.scenario.load()
+    cls = agents.get_class(task.agent.name)
+    config = read_config(task.agent.checkpoint) if task.agent.checkpoint else {}
+    env = make_env(scenario, obs=config.get("obs", cls.default_obs), seed=env_seed)
+    try:
+        agent = cls.load(task.agent.checkpoint, env) if task.agent.checkpoint else agents.make(task.agent.name, env, seed=env_seed)
+        (episode,) = play_episodes(env, agent, [env_seed])
+    finally:
+        env.close()
+    score = score_for(episode, scenario).as_dict()
+    metrics = {k: v for k, v in episode.items() if k not in ("speeds", "r", "l", "t", "seed")}
+    return metrics, score

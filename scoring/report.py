@@ -1,0 +1,126 @@
+"""Reports of a suite run, from its records: leaderboard.md, results.csv and scores.png."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from scoring.stats import Interval, mean_ci, probability_of_improvement, suite_aggregates, wilson
+
+CSV_FIELDS = ("agent", "agent_name", "checkpoint_hash", "scenario", "seed", "episode", "env_seed", "outcome",
+              "driving_score", "error")
+
+
+def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> dict:
+    """{"per_scenario": {(agent, scenario): {...}}, "suite": {agent: {...}}, "improvement": {(a, b): Interval}}.
+    Failed (error) episodes count with a driving score of 0 and as neither success nor collision."""
+    by = {(a, s): [r for r in records if r["agent"] == a and r["scenario"] == s] for a in agents for s in scenarios}
+    per_scenario = {key: _summary(rs) for key, rs in by.items() if rs}
+    suite = {}
+    for agent in agents:
+        rs = [r for s in scenarios for r in by[(agent, s)]]
+        if not rs:
+            continue
+        groups = [[r["driving_score"] for r in by[(agent, s)]] for s in scenarios]
+        suite[agent] = _summary(rs) | suite_aggregates(groups)
+    improvement = {}
+    for a, b in itertools.permutations([a for a in agents if a in suite], 2):
+        common = [s for s in scenarios if by[(a, s)] and by[(b, s)]]
+        improvement[(a, b)] = probability_of_improvement(
+            [[r["driving_score"] for r in by[(a, s)]] for s in common], [[r["driving_score"] for r in by[(b, s)]] for s in common]
+        )
+    return {"per_scenario": per_scenario, "suite": suite, "improvement": improvement}
+
+
+def _summary(rs: list[dict]) -> dict:
+    n = len(rs)
+    ok = [r for r in rs if r["metrics"] is not None]
+    collisions = sum(r["metrics"]["collisions"] for r in ok)
+    km = sum(r["metrics"]["distance"] for r in ok) / 1000
+    return {
+        "episodes": n,
+        "errors": n - len(ok),
+        "score": mean_ci([r["driving_score"] for r in rs]),
+        "success": wilson(sum(r["outcome"] == "success" for r in rs), n),
+        "collision": wilson(sum(r["outcome"] == "collision" for r in rs), n),
+        "collisions_per_km": collisions / km if km > 0 else float("nan"),
+    }
+
+
+def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str], scenarios: list[str]) -> str:
+    ranked = sorted(summary["suite"], key=lambda a: -summary["suite"][a]["mean"].value)
+    lines = [f"# Leaderboard: suite `{suite}`, run `{run}`", "",
+             "Driving score in [0, 1] (docs/metrics.md); value [95% CI]. Mean and IQM: stratified bootstrap over "
+             "seeds within scenarios; success/collision: Wilson intervals.", "",
+             "| rank | agent | episodes | errors | mean score | IQM score | success | collision | collisions/km |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for rank, agent in enumerate(ranked, 1):
+        s = summary["suite"][agent]
+        lines.append(f"| {rank} | {agent} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
+                     f"{s['success']} | {s['collision']} | {s['collisions_per_km']:.2f} |")
+    lines += ["", "## Per scenario", "", "| scenario | agent | episodes | score | success | collision | collisions/km |",
+              "|---|---|---|---|---|---|---|"]
+    for scenario in scenarios:
+        for agent in ranked:
+            s = summary["per_scenario"].get((agent, scenario))
+            if s:
+                lines.append(f"| {scenario} | {agent} | {s['episodes']} | {s['score']} | {s['success']} | "
+                             f"{s['collision']} | {s['collisions_per_km']:.2f} |")
+    if summary["improvement"]:
+        lines += ["", "## Probability of improvement", "", "P(row agent scores above column agent) on a random "
+                  "episode of a scenario, averaged over scenarios [95% CI].", "",
+                  "| | " + " | ".join(ranked) + " |", "|---" * (len(ranked) + 1) + "|"]
+        for a in ranked:
+            cells = [str(summary["improvement"][(a, b)]) if a != b else "-" for b in ranked]
+            lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(records: list[dict], path: Path) -> None:
+    metric_keys = sorted({k for r in records if r["metrics"] for k, v in r["metrics"].items() if not isinstance(v, dict)} - {"outcome"})
+    score_keys = sorted({k for r in records if r["score"] for k in r["score"]} - {"driving_score"})
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow([*CSV_FIELDS, *metric_keys, *score_keys])
+        for r in records:
+            writer.writerow([r.get(k) for k in CSV_FIELDS] + [(r["metrics"] or {}).get(k) for k in metric_keys]
+                            + [(r["score"] or {}).get(k) for k in score_keys])
+
+
+def write_chart(summary: dict, agents: list[str], scenarios: list[str], path: Path, title: str) -> None:
+    """Per-scenario mean driving score with its 95% CI, one bar per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(min(14, 3 + 0.9 * len(scenarios)), 4))
+    width = 0.8 / max(1, len(agents))
+    x = np.arange(len(scenarios))
+    for i, agent in enumerate(agents):
+        cells = [summary["per_scenario"].get((agent, s), {}).get("score", Interval(np.nan, np.nan, np.nan)) for s in scenarios]
+        values = np.array([c.value for c in cells])
+        err = np.array([[c.value - c.low for c in cells], [c.high - c.value for c in cells]])
+        ax.bar(x + (i - (len(agents) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=agent)
+    ax.set_xticks(x, scenarios, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("driving score (95% CI)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_reports(results, agents: list[str], scenarios: list[str]) -> dict:
+    """leaderboard.md, results.csv and scores.png next to results.json; returns the summary."""
+    records = results.sorted_records()
+    summary = summarise(records, agents, scenarios)
+    suite, run = results.header["suite"], results.header["run"]
+    (results.folder / "leaderboard.md").write_text(leaderboard_markdown(summary, suite, run, agents, scenarios), encoding="utf-8")
+    write_csv(records, results.folder / "results.csv")
+    write_chart(summary, agents, scenarios, results.folder / "scores.png", f"{suite} / {run}")
+    return summary

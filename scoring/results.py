@@ -1,0 +1,72 @@
+"""reports/<suite>/<run>/results.json: every finished episode, rewritten atomically after each.
+
+The file is a header (suite, run, agents) and one record per episode, one a line, sorted by
+(agent, scenario, seed, episode). It is written to a temp file and renamed (os.replace), so
+a Ctrl-C or even a SIGKILL leaves either the previous or the new complete file: resuming
+reads it and skips the keys already there, so no episode is lost or played twice.
+(JSON note: a min_ttc of "never closing in" is written as Infinity, which Python's json reads.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from scoring.episodes import record_key
+
+RESULTS_FILE = "results.json"
+
+
+class ResultsError(ValueError):
+    """The results file cannot be resumed (missing, corrupt, or for other agents/suite)."""
+
+
+class Results:
+    def __init__(self, folder: Path, header: dict, records: list[dict] | None = None) -> None:
+        self.folder = Path(folder)
+        self.header = dict(header)  # suite, run, agents ...
+        self.records = {record_key(r): r for r in records or []}
+
+    @property
+    def path(self) -> Path:
+        return self.folder / RESULTS_FILE
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self.records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sorted_records(self) -> list[dict]:
+        return [self.records[k] for k in sorted(self.records)]
+
+    def add(self, record: dict) -> None:
+        """Add one episode and rewrite the file (atomically)."""
+        self.records[record_key(record)] = record
+        self.write()
+
+    def write(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lines = ",\n".join(json.dumps(r, sort_keys=True) for r in self.sorted_records())
+        text = '{"header": ' + json.dumps(self.header, sort_keys=True) + ',\n"episodes": [\n' + lines + "\n]}\n"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{RESULTS_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path) -> "Results":
+        path = Path(folder) / RESULTS_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(folder, data["header"], data["episodes"])
+        except FileNotFoundError:
+            raise ResultsError(f"nothing to resume: {path} does not exist") from None
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
+            raise ResultsError(f"{path} is corrupt ({err}); move it away to start over") from None

@@ -1,0 +1,90 @@
+"""Running a suite: plan the (agent, scenario, seed, episode) tasks, skip those already in
+results.json, run the rest on a backend with a progress bar, record each as it finishes."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from scenarios.suite import Suite
+from scoring.backends import run_processes, run_ray
+from scoring.episodes import AgentSpec, Task
+from scoring.results import Results, ResultsError
+
+
+def plan(suite: Suite, specs: list[AgentSpec]) -> list[Task]:
+    """Every task of the suite, in a fixed order: agent, scenario, seed, episode."""
+    return [
+        Task(spec, scenario, seed, episode)
+        for spec in specs
+        for scenario in suite.scenarios
+        for seed in suite.seeds
+        for episode in range(suite.episodes)
+    ]
+
+
+def default_run_name() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def latest_run(suite_dir: Path) -> Path | None:
+    runs = sorted(p for p in Path(suite_dir).glob("*") if (p / "results.json").is_file())
+    return runs[-1] if runs else None
+
+
+def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str | None, resume: bool) -> Results:
+    """A new run folder, or (resume) the named or latest one, checked against suite and agents."""
+    suite_dir = Path(reports) / suite.name
+    if not resume:
+        folder = suite_dir / (run or default_run_name())
+        if (folder / "results.json").exists():
+            raise ResultsError(f"{folder} already holds results; add --resume to continue it or pick another --run")
+        header = {"suite": suite.name, "run": folder.name, "agents": {s.label: s.checkpoint_hash for s in specs},
+                  "seeds": list(suite.seeds), "episodes": suite.episodes, "scenarios": [s.name for s in suite.scenarios]}
+        results = Results(folder, header)
+        results.write()
+        return results
+    folder = suite_dir / run if run else latest_run(suite_dir)
+    if folder is None:
+        raise ResultsError(f"nothing to resume: no run under {suite_dir}")
+    results = Results.load(folder)
+    wanted = {s.label: s.checkpoint_hash for s in specs}
+    if results.header.get("agents") != wanted:
+        raise ResultsError(f"{folder} was run with agents {results.header.get('agents')}, not {wanted}; resume with the same --agent list")
+    return results
+
+
+def run_suite(
+    suite: Suite,
+    specs: list[AgentSpec],
+    results: Results,
+    workers: int = 1,
+    ray_address: str | None = None,
+    console: Console | None = None,
+) -> dict:
+    """Run the tasks missing from results; returns {"ran", "skipped", "seconds", "interrupted"}.
+
+    Ctrl-C stops cleanly: every finished episode is already on disk; --resume continues."""
+    console = console or Console(stderr=True)
+    tasks = plan(suite, specs)
+    todo = [t for t in tasks if t.key not in results]
+    skipped = len(tasks) - len(todo)
+    start, ran, interrupted = time.perf_counter(), 0, False
+    stream = run_ray(todo, ray_address, workers) if ray_address else run_processes(todo, workers)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(f"{suite.name}", total=len(tasks), completed=skipped)
+        try:
+            for record in stream:
+                results.add(record)
+                ran += 1
+                progress.update(bar, advance=1, description=f"{suite.name}: {record['agent']} {record['scenario']}")
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            stream.close()
+    return {"ran": ran, "skipped": skipped, "seconds": time.perf_counter() - start, "interrupted": interrupted}

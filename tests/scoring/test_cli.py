@@ -1,0 +1,108 @@
+"""run_sim.py --suite as a user runs it: a real subprocess, interrupted (SIGINT, SIGKILL) and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import run_sim
+from scenarios.suite import load_suite
+from scoring.episodes import resolve_agent
+from scoring.run import open_results, run_suite
+
+ROOT = Path(run_sim.__file__).resolve().parent
+
+
+def cli(*args, **kwargs):
+    return subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, **kwargs)
+
+
+def episodes(folder):
+    return json.loads((folder / "results.json").read_text())["episodes"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run of the tiny suite (in-process, one worker)."""
+    from tests.scoring.conftest import TINY_SUITE
+
+    folder = tmp_path_factory.mktemp("ref")
+    (folder / "tiny.yaml").write_text(TINY_SUITE)
+    suite = load_suite(str(folder / "tiny.yaml"))
+    specs = [resolve_agent("idm"), resolve_agent("random")]
+    results = open_results(folder / "reports", suite, specs, "ref", resume=False)
+    run_suite(suite, specs, results, workers=1)
+    return results.sorted_records()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupt_then_resume_equals_an_uninterrupted_run(tiny_suite, tmp_path, reference, sig):
+    args = ["--suite", str(tiny_suite), "--agent", "idm", "--agent", "random", "--workers", "2",
+            "--reports", str(tmp_path), "--run", "r"]
+    run = tmp_path / "tiny" / "r"
+    proc = cli(*args)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (run / "results.json").exists() and len(episodes(run)) >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    done = episodes(run)  # never corrupt: written to a temp file and renamed
+    assert 4 <= len(done) < len(reference), "the run should have been stopped mid-way"
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "--resume" in err
+    resumed = cli(*args, "--resume")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    final = episodes(run)
+    assert final == reference  # nothing lost, nothing twice, same episodes
+    assert f"({len(done)} already done)" in out
+    assert (run / "leaderboard.md").exists() and (run / "results.csv").exists() and (run / "scores.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--suite", "nope"], "unknown suite 'nope'"),
+        (["--suite", "smoke", "--agent", "dqm"], "unknown agent 'dqm'"),
+        (["--suite", "smoke", "--agent", "idm", "--agent", "idm"], "--agent names repeat"),
+        (["--workers", "2"], "only apply with --suite"),
+        (["--agent", "idm", "--agent", "random"], "one --agent per run without --suite"),
+        (["--suite", "smoke", "--workers", "0"], "expected a positive integer"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_sim.main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_errors_are_one_line(tiny_suite, tmp_path, capsys):
+    base = ["--suite", str(tiny_suite), "--reports", str(tmp_path)]
+    with pytest.raises(SystemExit) as stop:
+        run_sim.main([*base, "--resume"])
+    assert stop.value.code == 2 and "nothing to resume" in capsys.readouterr().err
+    (tmp_path / "tiny" / "r").mkdir(parents=True)
+    (tmp_path / "tiny" / "r" / "results.json").write_text('{"header": {"agents": {"idm": "x"}}, "episodes": []}')
+    with pytest.raises(SystemExit) as stop:
+        run_sim.main([*base, "--run", "r", "--resume", "--agent", "random"])
+    assert stop.value.code == 2 and "resume with the same --agent list" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        run_sim.main([*base, "--run", "r"])
+    assert stop.value.code == 2 and "already holds results" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_suite_ranks_idm_above_random(tmp_path, capsys):
+    """The issue's acceptance run (about 10 s on 2 cores); test_reports_leaderboard_csv_and_chart covers it fast."""
+    assert run_sim.main(["--suite", "smoke", "--agent", "idm", "--agent", "random", "--reports", str(tmp_path), "--run", "s"]) == 0
+    board = (tmp_path / "smoke" / "s" / "leaderboard.md").read_text()
+    assert board.index("| 1 | idm |") < board.index("| 2 | random |")

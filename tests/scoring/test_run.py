@@ -1,0 +1,109 @@
+"""Running suites for real: backends agree, failures are recorded, reports are written."""
+
+import json
+
+import pytest
+
+import agents
+from agents.baselines import IDMAgent
+from scenarios.suite import load_suite
+from scoring.episodes import AgentSpec, resolve_agent
+from scoring.report import write_reports
+from scoring.results import Results
+from scoring.run import open_results, plan, run_suite
+
+
+def _run(suite, names, folder, **kwargs):
+    specs = [resolve_agent(n) for n in names]
+    results = open_results(folder, suite, specs, "r", resume=False)
+    run_suite(suite, specs, results, **kwargs)
+    return results
+
+
+def test_same_episodes_same_records_on_1_and_2_workers_and_ray_local(tiny_suite, tmp_path):
+    suite = load_suite(str(tiny_suite))
+    inline = _run(suite, ["idm", "random"], tmp_path / "one", workers=1).sorted_records()
+    two = _run(suite, ["idm", "random"], tmp_path / "two", workers=2).sorted_records()
+    assert len(inline) == 2 * 4 * 3
+    assert inline == two
+    pytest.importorskip("ray")
+    ray = _run(suite, ["idm", "random"], tmp_path / "ray", workers=2, ray_address="local").sorted_records()
+    assert inline == ray
+    assert {r["outcome"] for r in inline} <= {"success", "collision", "offroad", "timeout"}
+    assert all(0.0 <= r["driving_score"] <= 1.0 and r["error"] is None for r in inline)
+
+
+class BrokenOnRoundabout(IDMAgent):
+    name = "broken"
+    description = "idm that raises on the roundabout (tests)"
+
+    def __init__(self, env, seed=None):
+        super().__init__(env, seed)
+        self._broken = env.unwrapped.spec.id.startswith("roundabout")
+
+    def act(self, obs, deterministic=True):
+        if self._broken:
+            raise RuntimeError("steering wheel came off")
+        return super().act(obs, deterministic)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_agent_that_raises_is_a_failed_episode_and_the_suite_goes_on(tiny_suite, tmp_path, monkeypatch, workers):
+    monkeypatch.setitem(agents.REGISTRY, "broken", BrokenOnRoundabout)  # workers fork after this
+    suite = load_suite(str(tiny_suite))
+    results = _run(suite, ["broken"], tmp_path, workers=workers)
+    records = results.sorted_records()
+    assert len(records) == 4 * 3
+    failed = [r for r in records if r["outcome"] == "error"]
+    assert {r["scenario"] for r in failed} == {"roundabout"} and len(failed) == 3
+    assert all("RuntimeError: steering wheel came off" in r["error"] and r["driving_score"] == 0.0 for r in failed)
+    assert all(r["error"] is None and r["metrics"] for r in records if r["scenario"] != "roundabout")
+    summary = write_reports(results, ["broken"], [s.name for s in suite.scenarios])
+    assert summary["suite"]["broken"]["errors"] == 3
+    assert "| broken | 12 | 3 |" in (results.folder / "leaderboard.md").read_text()
+
+
+def test_results_file_round_trips_and_resume_skips_done_episodes(tiny_suite, tmp_path):
+    suite = load_suite(str(tiny_suite))
+    specs = [resolve_agent("idm")]
+    results = open_results(tmp_path, suite, specs, "r", resume=False)
+    first_three = plan(suite, specs)[:3]
+    from scoring.episodes import run_task
+
+    for task in first_three:
+        results.add(run_task(task))
+    again = open_results(tmp_path, suite, specs, "r", resume=True)
+    assert len(again) == 3 and again.sorted_records() == results.sorted_records()
+    outcome = run_suite(suite, specs, again, workers=1)
+    assert (outcome["skipped"], outcome["ran"]) == (3, 12 - 3)
+    data = json.loads((tmp_path / "tiny" / "r" / "results.json").read_text())
+    assert len(data["episodes"]) == 12 and data["header"]["agents"] == {"idm": specs[0].checkpoint_hash}
+
+
+def test_a_checkpoint_folder_is_an_agent_with_a_hash_of_its_files(tmp_path):
+    folder = agents.make("idm", _env()).save(tmp_path / "my-idm")
+    spec = resolve_agent(str(folder))
+    assert (spec.label, spec.name, spec.checkpoint) == ("my-idm", "idm", str(folder.resolve()))
+    (folder / "model.pt").write_bytes(b"weights")
+    assert resolve_agent(str(folder)).checkpoint_hash != spec.checkpoint_hash
+    assert resolve_agent("idm").checkpoint_hash != resolve_agent("random").checkpoint_hash
+
+
+def _env():
+    from sim import make_env
+
+    return make_env("merge", obs="kinematics", seed=0)
+
+
+def test_reports_leaderboard_csv_and_chart(tiny_suite, tmp_path):
+    suite = load_suite(str(tiny_suite))
+    results = _run(suite, ["idm", "random"], tmp_path, workers=2)
+    summary = write_reports(results, ["idm", "random"], [s.name for s in suite.scenarios])
+    board = (results.folder / "leaderboard.md").read_text()
+    assert board.index("| 1 | idm |") < board.index("| 2 | random |")
+    assert summary["suite"]["idm"]["mean"].value > summary["suite"]["random"]["mean"].value
+    assert summary["improvement"][("idm", "random")].value > 0.5
+    rows = (results.folder / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 24 and rows[0].startswith("agent,agent_name,checkpoint_hash,scenario,seed")
+    assert (results.folder / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    assert isinstance(Results.load(results.folder).header["seeds"], list)
