@@ -107,3 +107,20 @@ def test_reports_leaderboard_csv_and_chart(tiny_suite, tmp_path):
     assert len(rows) == 1 + 24 and rows[0].startswith("agent,agent_name,checkpoint_hash,scenario,seed")
     assert (results.folder / "scores.png").read_bytes()[:4] == b"\x89PNG"
     assert isinstance(Results.load(results.folder).header["seeds"], list)
+
+
+def test_an_intersection_episode_does_not_leak_into_later_episodes():
+    """highway-env's IntersectionEnv overwrites IDM class parameters at reset (sim/isolation.py)."""
+    from highway_env.vehicle.behavior import IDMVehicle
+
+    from scenarios.suite import SuiteScenario
+    from scoring.episodes import Task, run_task
+    from sim import make_env
+
+    idm = resolve_agent("idm")
+    task = Task(idm, SuiteScenario("highway-dense", None, ()), 1_000_000, 0)
+    before = run_task(task)
+    make_env("intersection", obs="kinematics", seed=0).reset()
+    assert IDMVehicle.DISTANCE_WANTED == 7  # the leak is real ...
+    assert run_task(task) == before  # ... and does not reach the next episode
+    assert IDMVehicle.DISTANCE_WANTED == 10.0
