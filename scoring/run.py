@@ -74,7 +74,7 @@ def run_suite(
     todo = [t for t in tasks if t.key not in results]
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False
-    stream = run_ray(todo, ray_address, workers) if ray_address else run_processes(todo, workers)
+    stream = run_ray(todo, ray_address, workers) if ray_address and todo else run_processes(todo, workers)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task(f"{suite.name}", total=len(tasks), completed=skipped)
