@@ -48,6 +48,7 @@ def main() -> int:
     suite, spec = load_suite(args.suite), resolve_agent(args.agent)
     runs = [(w, None) for w in args.workers] + ([] if args.no_ray else [(max(args.workers), "local")])
     rows, records = [], []
+    load_before = os.getloadavg()  # other work on the machine skews the ratios: recorded with them
     with tempfile.TemporaryDirectory() as tmp:
         for i, (workers, ray) in enumerate(runs):
             row, recs = measure(suite, spec, workers, ray, Path(tmp) / str(i))
@@ -59,6 +60,7 @@ def main() -> int:
         row["speedup_vs_first"] = round(row["episodes_per_minute"] / base, 2)
     out = {
         "suite": suite.name, "agent": spec.label, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "load_average_1_5_15_min_before_and_after": [list(load_before), list(os.getloadavg())],
         "identical_records_across_backends": all(r == records[0] for r in records),
         "runs": rows,
     }
