@@ -88,7 +88,7 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     names = args.agent or ["idm"]
     try:
         suite = load_suite(args.suite)
-        specs = [resolve_agent(name) for name in names]
+        specs = [resolve_agent(name, suite.scenarios) for name in names]
         if len({s.label for s in specs}) != len(specs):
             raise ValueError(f"--agent names repeat: {', '.join(names)}")
         results = open_results(args.reports, suite, specs, args.run, args.resume)

@@ -32,8 +32,13 @@ def measure(suite, spec, workers: int, ray: str | None, folder: Path) -> tuple[d
     run_suite(suite, [spec], results, workers=workers, ray_address=ray, console=Console(stderr=True, quiet=True))
     seconds = time.perf_counter() - start
     n = len(results)
-    row = {"backend": f"ray {ray}" if ray else "processes", "workers": workers, "episodes": n,
-           "seconds": round(seconds, 2), "episodes_per_minute": round(60 * n / seconds, 1)}
+    row = {
+        "backend": f"ray {ray}" if ray else "processes",
+        "workers": workers,
+        "episodes": n,
+        "seconds": round(seconds, 2),
+        "episodes_per_minute": round(60 * n / seconds, 1),
+    }
     return row, results.sorted_records()
 
 
@@ -59,7 +64,10 @@ def main() -> int:
     for row in rows:
         row["speedup_vs_first"] = round(row["episodes_per_minute"] / base, 2)
     out = {
-        "suite": suite.name, "agent": spec.label, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "suite": suite.name,
+        "agent": spec.label,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
         "load_average_1_5_15_min_before_and_after": [list(load_before), list(os.getloadavg())],
         "identical_records_across_backends": all(r == records[0] for r in records),
         "runs": rows,

@@ -106,7 +106,9 @@ def _entry(suite: str, raw: Any) -> SuiteScenario:
             raise ScenarioError(f"suite {suite!r}: unknown scenario {raw!r}; valid scenarios: {', '.join(names())}")
         return SuiteScenario(raw, None, ())
     if not isinstance(raw, dict) or not VARIANT_KEYS <= set(raw):
-        raise ScenarioError(f"suite {suite!r}: a scenario entry is a catalog name or a mapping with name, base and overrides; got {raw!r}")
+        raise ScenarioError(
+            f"suite {suite!r}: a scenario entry is a catalog name or a mapping with name, base and overrides; got {raw!r}"
+        )
     if raw["name"] in names():
         raise ScenarioError(f"suite {suite!r}: variant name {raw['name']!r} is already a catalog scenario")
     overrides = {k: v for k, v in raw.items() if k not in VARIANT_KEYS}
@@ -121,7 +123,9 @@ def _seeds(suite: str, raw: Any) -> tuple[int, ...]:
     else:
         raise ScenarioError(f"suite {suite!r}: seeds must be a list or {{first: N, count: K}}, got {raw!r}")
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= EVAL_SEED_BASE for s in seeds):
-        raise ScenarioError(f"suite {suite!r}: seeds must be integers >= {EVAL_SEED_BASE} (training uses the ones below)")
+        raise ScenarioError(
+            f"suite {suite!r}: seeds must be integers >= {EVAL_SEED_BASE} (training uses the ones below)"
+        )
     if len(set(seeds)) != len(seeds):
         raise ScenarioError(f"suite {suite!r}: seeds repeat")
     return seeds

@@ -68,11 +68,18 @@ def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iter
 
     env_vars = {"PYTHONPATH": str(REPO_ROOT), "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen")}
     if address == "local":
-        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env_vars})
+        ray.init(
+            num_cpus=workers or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": env_vars},
+        )
     else:
-        runtime_env = {"working_dir": str(REPO_ROOT), "excludes": [".venv", ".git", "reports", "**/__pycache__"],
-                       "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]}}
+        runtime_env = {
+            "working_dir": str(REPO_ROOT),
+            "excludes": [".venv", ".git", "reports", "**/__pycache__"],
+            "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]},
+        }
         ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
     remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
     pending = {}

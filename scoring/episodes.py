@@ -21,6 +21,18 @@ class AgentSpec:
     name: str  # registry name of the agent class
     checkpoint: str | None  # checkpoint folder, or None for an agent built from its name
     checkpoint_hash: str  # sha256 (16 hex) of the checkpoint files, or of name + class when none
+    # Learning agents named from the registry: per scenario, (scenario, folder or None, hash or
+    # the reason there is none). Filled by resolve_agent(name, scenarios); empty otherwise.
+    per_scenario: tuple = ()
+
+    def checkpoint_for(self, scenario: str) -> tuple[str | None, str]:
+        """(checkpoint folder or None, hash) an episode of `scenario` plays with."""
+        for name, folder, digest in self.per_scenario:
+            if name == scenario:
+                if folder is None:
+                    raise RuntimeError(digest)  # no trained checkpoint: a failed episode saying why
+                return folder, digest
+        return self.checkpoint, self.checkpoint_hash
 
 
 @dataclass(frozen=True)
@@ -39,21 +51,50 @@ def record_key(record: dict) -> tuple:
     return (record["agent"], record["scenario"], record["seed"], record["episode"])
 
 
-def resolve_agent(text: str) -> AgentSpec:
-    """An agent from a registry name or a checkpoint folder (with config.json naming its agent)."""
+def resolve_agent(text: str, suite_scenarios=()) -> AgentSpec:
+    """An agent from a registry name or a checkpoint folder (with config.json naming its agent).
+
+    A learning agent named from the registry plays each scenario of the suite with its own
+    trained checkpoint (agents.checkpoint_for: the newest run's best, else the shipped one; a
+    suite variant falls back to its base scenario's). A scenario without one is a failed
+    episode that says so; the rest of the suite still runs.
+    """
     import agents
     from agents.base import read_config
 
     if text in agents.names():
         cls = agents.get_class(text)
-        identity = json.dumps({"agent": text, "class": f"{cls.__module__}.{cls.__qualname__}"}, sort_keys=True)
-        return AgentSpec(text, text, None, hashlib.sha256(identity.encode()).hexdigest()[:16])
+        if cls.trainable:
+            per_scenario = tuple(_trained_checkpoint(cls, sc) for sc in suite_scenarios)
+            identity = json.dumps({"agent": text, "checkpoints": per_scenario}, sort_keys=True)
+        else:
+            per_scenario = ()
+            identity = json.dumps({"agent": text, "class": f"{cls.__module__}.{cls.__qualname__}"}, sort_keys=True)
+        return AgentSpec(text, text, None, hashlib.sha256(identity.encode()).hexdigest()[:16], per_scenario)
     folder = Path(text)
     if not folder.is_dir():
-        raise agents.AgentError(f"unknown agent {text!r}; give a registered agent ({', '.join(agents.names())}) or a checkpoint folder")
+        raise agents.AgentError(
+            f"unknown agent {text!r}; give a registered agent ({', '.join(agents.names())}) or a checkpoint folder"
+        )
     config = read_config(folder)
     agents.get_class(str(config.get("agent")))  # raises with the valid names
     return AgentSpec(folder.resolve().name, config["agent"], str(folder.resolve()), folder_hash(folder))
+
+
+def _trained_checkpoint(cls, scenario: SuiteScenario) -> tuple[str, str | None, str]:
+    import agents
+
+    find = getattr(agents, "checkpoint_for", None)
+    reason = f"no trained {cls.name} checkpoint for {scenario.name}"
+    for name in dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))):
+        try:
+            folder = find(cls, name, None, None)[0] if find else None
+        except agents.AgentError as err:
+            reason = str(err)
+            continue
+        if folder is not None:
+            return (scenario.name, str(Path(folder).resolve()), folder_hash(Path(folder)))
+    return (scenario.name, None, reason)
 
 
 def folder_hash(folder: Path) -> str:
@@ -69,22 +110,29 @@ def run_task(task: Task) -> dict:
     record = {
         "agent": task.agent.label,
         "agent_name": task.agent.name,
-        "checkpoint_hash": task.agent.checkpoint_hash,
+        "checkpoint_hash": task.agent.checkpoint_hash,  # replaced by the scenario's own for learning agents
         "scenario": task.scenario.name,
         "seed": task.seed,
         "episode": task.episode,
         "env_seed": episode_seed(task.seed, task.episode),
     }
     try:
-        metrics, score = _play(task, record["env_seed"])
+        checkpoint, record["checkpoint_hash"] = task.agent.checkpoint_for(task.scenario.name)
+        metrics, score = _play(task, checkpoint, record["env_seed"])
     except Exception as err:  # noqa: BLE001  an agent's bug must not stop the suite
         where = traceback.extract_tb(err.__traceback__)[-1]
         error = f"{type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno})"
         return record | {"outcome": "error", "error": error, "driving_score": 0.0, "score": None, "metrics": None}
-    return record | {"outcome": metrics["outcome"], "error": None, "driving_score": score["driving_score"], "score": score, "metrics": metrics}
+    return record | {
+        "outcome": metrics["outcome"],
+        "error": None,
+        "driving_score": score["driving_score"],
+        "score": score,
+        "metrics": metrics,
+    }
 
 
-def _play(task: Task, env_seed: int) -> tuple[dict, dict]:
+def _play(task: Task, checkpoint: str | None, env_seed: int) -> tuple[dict, dict]:
     import agents
     from agents.base import read_config
     from sim import make_env
@@ -94,11 +142,15 @@ def _play(task: Task, env_seed: int) -> tuple[dict, dict]:
 
     scenario = task.scenario.load()
     cls = agents.get_class(task.agent.name)
-    config = read_config(task.agent.checkpoint) if task.agent.checkpoint else {}
+    config = read_config(checkpoint) if checkpoint else {}
     restore_vehicle_classes()  # an earlier intersection episode in this worker must not leak in
     env = make_env(scenario, obs=config.get("obs", cls.default_obs), seed=env_seed)
     try:
-        agent = cls.load(task.agent.checkpoint, env) if task.agent.checkpoint else agents.make(task.agent.name, env, seed=env_seed)
+        agent = (
+            cls.load(checkpoint, env)
+            if checkpoint
+            else agents.make(task.agent.name, env, seed=env_seed)
+        )
         (episode,) = play_episodes(env, agent, [env_seed])
     finally:
         env.close()

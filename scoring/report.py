@@ -10,8 +10,18 @@ import numpy as np
 
 from scoring.stats import Interval, mean_ci, probability_of_improvement, suite_aggregates, wilson
 
-CSV_FIELDS = ("agent", "agent_name", "checkpoint_hash", "scenario", "seed", "episode", "env_seed", "outcome",
-              "driving_score", "error")
+CSV_FIELDS = (
+    "agent",
+    "agent_name",
+    "checkpoint_hash",
+    "scenario",
+    "seed",
+    "episode",
+    "env_seed",
+    "outcome",
+    "driving_score",
+    "error",
+)
 
 
 def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> dict:
@@ -30,7 +40,8 @@ def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> d
     for a, b in itertools.permutations([a for a in agents if a in suite], 2):
         common = [s for s in scenarios if by[(a, s)] and by[(b, s)]]
         improvement[(a, b)] = probability_of_improvement(
-            [[r["driving_score"] for r in by[(a, s)]] for s in common], [[r["driving_score"] for r in by[(b, s)]] for s in common]
+            [[r["driving_score"] for r in by[(a, s)]] for s in common],
+            [[r["driving_score"] for r in by[(b, s)]] for s in common],
         )
     return {"per_scenario": per_scenario, "suite": suite, "improvement": improvement}
 
@@ -52,27 +63,47 @@ def _summary(rs: list[dict]) -> dict:
 
 def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str], scenarios: list[str]) -> str:
     ranked = sorted(summary["suite"], key=lambda a: -summary["suite"][a]["mean"].value)
-    lines = [f"# Leaderboard: suite `{suite}`, run `{run}`", "",
-             "Driving score in [0, 1] (docs/metrics.md); value [95% CI]. Mean and IQM: stratified bootstrap over "
-             "seeds within scenarios; success/collision: Wilson intervals.", "",
-             "| rank | agent | episodes | errors | mean score | IQM score | success | collision | collisions/km |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Leaderboard: suite `{suite}`, run `{run}`",
+        "",
+        "Driving score in [0, 1] (docs/metrics.md); value [95% CI]. Mean and IQM: stratified bootstrap over "
+        "seeds within scenarios; success/collision: Wilson intervals.",
+        "",
+        "| rank | agent | episodes | errors | mean score | IQM score | success | collision | collisions/km |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for rank, agent in enumerate(ranked, 1):
         s = summary["suite"][agent]
-        lines.append(f"| {rank} | {agent} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
-                     f"{s['success']} | {s['collision']} | {s['collisions_per_km']:.2f} |")
-    lines += ["", "## Per scenario", "", "| scenario | agent | episodes | score | success | collision | collisions/km |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {rank} | {agent} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
+            f"{s['success']} | {s['collision']} | {s['collisions_per_km']:.2f} |"
+        )
+    lines += [
+        "",
+        "## Per scenario",
+        "",
+        "| scenario | agent | episodes | score | success | collision | collisions/km |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for scenario in scenarios:
         for agent in ranked:
             s = summary["per_scenario"].get((agent, scenario))
             if s:
-                lines.append(f"| {scenario} | {agent} | {s['episodes']} | {s['score']} | {s['success']} | "
-                             f"{s['collision']} | {s['collisions_per_km']:.2f} |")
+                lines.append(
+                    f"| {scenario} | {agent} | {s['episodes']} | {s['score']} | {s['success']} | "
+                    f"{s['collision']} | {s['collisions_per_km']:.2f} |"
+                )
     if summary["improvement"]:
-        lines += ["", "## Probability of improvement", "", "P(row agent scores above column agent) on a random "
-                  "episode of a scenario, averaged over scenarios [95% CI].", "",
-                  "| | " + " | ".join(ranked) + " |", "|---" * (len(ranked) + 1) + "|"]
+        lines += [
+            "",
+            "## Probability of improvement",
+            "",
+            "P(row agent scores above column agent) on a random "
+            "episode of a scenario, averaged over scenarios [95% CI].",
+            "",
+            "| | " + " | ".join(ranked) + " |",
+            "|---" * (len(ranked) + 1) + "|",
+        ]
         for a in ranked:
             cells = [str(summary["improvement"][(a, b)]) if a != b else "-" for b in ranked]
             lines.append(f"| {a} | " + " | ".join(cells) + " |")
@@ -80,14 +111,19 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
 
 
 def write_csv(records: list[dict], path: Path) -> None:
-    metric_keys = sorted({k for r in records if r["metrics"] for k, v in r["metrics"].items() if not isinstance(v, dict)} - {"outcome"})
+    metric_keys = sorted(
+        {k for r in records if r["metrics"] for k, v in r["metrics"].items() if not isinstance(v, dict)} - {"outcome"}
+    )
     score_keys = sorted({k for r in records if r["score"] for k in r["score"]} - {"driving_score"})
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow([*CSV_FIELDS, *metric_keys, *score_keys])
         for r in records:
-            writer.writerow([r.get(k) for k in CSV_FIELDS] + [(r["metrics"] or {}).get(k) for k in metric_keys]
-                            + [(r["score"] or {}).get(k) for k in score_keys])
+            writer.writerow(
+                [r.get(k) for k in CSV_FIELDS]
+                + [(r["metrics"] or {}).get(k) for k in metric_keys]
+                + [(r["score"] or {}).get(k) for k in score_keys]
+            )
 
 
 def write_chart(summary: dict, agents: list[str], scenarios: list[str], path: Path, title: str) -> None:
@@ -101,7 +137,10 @@ def write_chart(summary: dict, agents: list[str], scenarios: list[str], path: Pa
     width = 0.8 / max(1, len(agents))
     x = np.arange(len(scenarios))
     for i, agent in enumerate(agents):
-        cells = [summary["per_scenario"].get((agent, s), {}).get("score", Interval(np.nan, np.nan, np.nan)) for s in scenarios]
+        cells = [
+            summary["per_scenario"].get((agent, s), {}).get("score", Interval(np.nan, np.nan, np.nan))
+            for s in scenarios
+        ]
         values = np.array([c.value for c in cells])
         err = np.array([[c.value - c.low for c in cells], [c.high - c.value for c in cells]])
         ax.bar(x + (i - (len(agents) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=agent)
@@ -120,7 +159,9 @@ def write_reports(results, agents: list[str], scenarios: list[str]) -> dict:
     records = results.sorted_records()
     summary = summarise(records, agents, scenarios)
     suite, run = results.header["suite"], results.header["run"]
-    (results.folder / "leaderboard.md").write_text(leaderboard_markdown(summary, suite, run, agents, scenarios), encoding="utf-8")
+    (results.folder / "leaderboard.md").write_text(
+        leaderboard_markdown(summary, suite, run, agents, scenarios), encoding="utf-8"
+    )
     write_csv(records, results.folder / "results.csv")
     write_chart(summary, agents, scenarios, results.folder / "scores.png", f"{suite} / {run}")
     return summary

@@ -43,8 +43,14 @@ def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str |
         folder = suite_dir / (run or default_run_name())
         if (folder / "results.json").exists():
             raise ResultsError(f"{folder} already holds results; add --resume to continue it or pick another --run")
-        header = {"suite": suite.name, "run": folder.name, "agents": {s.label: s.checkpoint_hash for s in specs},
-                  "seeds": list(suite.seeds), "episodes": suite.episodes, "scenarios": [s.name for s in suite.scenarios]}
+        header = {
+            "suite": suite.name,
+            "run": folder.name,
+            "agents": {s.label: s.checkpoint_hash for s in specs},
+            "seeds": list(suite.seeds),
+            "episodes": suite.episodes,
+            "scenarios": [s.name for s in suite.scenarios],
+        }
         results = Results(folder, header)
         results.write()
         return results
@@ -54,7 +60,9 @@ def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str |
     results = Results.load(folder)
     wanted = {s.label: s.checkpoint_hash for s in specs}
     if results.header.get("agents") != wanted:
-        raise ResultsError(f"{folder} was run with agents {results.header.get('agents')}, not {wanted}; resume with the same --agent list")
+        raise ResultsError(
+            f"{folder} was run with agents {results.header.get('agents')}, not {wanted}; resume with the same --agent list"
+        )
     return results
 
 
@@ -75,7 +83,13 @@ def run_suite(
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False
     stream = run_ray(todo, ray_address, workers) if ray_address and todo else run_processes(todo, workers)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task(f"{suite.name}", total=len(tasks), completed=skipped)
         try:

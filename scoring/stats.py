@@ -39,8 +39,14 @@ def mean_ci(scores) -> Interval:
         return Interval(math.nan, math.nan, math.nan)
     if len(x) == 1 or np.ptp(x) == 0:
         return Interval(float(x.mean()), float(x.min()), float(x.max()))  # no spread to resample
-    res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
-                          method="percentile", rng=np.random.default_rng(RNG_SEED))
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        confidence_level=CONFIDENCE,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(RNG_SEED),
+    )
     return Interval(float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 

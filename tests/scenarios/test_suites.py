@@ -48,8 +48,10 @@ def test_every_catalog_scenario_has_a_speed_range_and_variants_inherit_it():
         ("seeds: [5]\nepisodes: 1\ndescription: x\nscenarios: [merge]\n", "seeds must be integers >= 1000000"),
         ("seeds: [1000000]\nepisodes: 1\ndescription: x\nscenarios: [nope]\n", "unknown scenario 'nope'"),
         ("seeds: [1000000]\nepisodes: 0\ndescription: x\nscenarios: [merge]\n", "episodes must be a positive integer"),
-        ("seeds: [1000000]\nepisodes: 1\ndescription: x\nscenarios: [{name: m2, base: merge, config: {vehicle_count: 3}}]\n",
-         "unknown config key 'vehicle_count'"),
+        (
+            "seeds: [1000000]\nepisodes: 1\ndescription: x\nscenarios: [{name: m2, base: merge, config: {vehicle_count: 3}}]\n",
+            "unknown config key 'vehicle_count'",
+        ),
         ("seeds: [1000000]\nepisode: 1\ndescription: x\nscenarios: [merge]\n", "unknown key"),
     ],
 )

@@ -19,8 +19,15 @@ ROOT = Path(run_sim.__file__).resolve().parent
 
 
 def cli(*args, **kwargs):
-    return subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_sim.py"), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        **kwargs,
+    )
 
 
 def episodes(folder):
@@ -43,8 +50,20 @@ def reference(tmp_path_factory):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupt_then_resume_equals_an_uninterrupted_run(tiny_suite, tmp_path, reference, sig):
-    args = ["--suite", str(tiny_suite), "--agent", "idm", "--agent", "random", "--workers", "2",
-            "--reports", str(tmp_path), "--run", "r"]
+    args = [
+        "--suite",
+        str(tiny_suite),
+        "--agent",
+        "idm",
+        "--agent",
+        "random",
+        "--workers",
+        "2",
+        "--reports",
+        str(tmp_path),
+        "--run",
+        "r",
+    ]
     run = tmp_path / "tiny" / "r"
     proc = cli(*args)
     deadline = time.time() + 60
@@ -103,6 +122,11 @@ def test_resume_errors_are_one_line(tiny_suite, tmp_path, capsys):
 @pytest.mark.slow
 def test_smoke_suite_ranks_idm_above_random(tmp_path, capsys):
     """The issue's acceptance run (about 10 s on 2 cores); test_reports_leaderboard_csv_and_chart covers it fast."""
-    assert run_sim.main(["--suite", "smoke", "--agent", "idm", "--agent", "random", "--reports", str(tmp_path), "--run", "s"]) == 0
+    assert (
+        run_sim.main(
+            ["--suite", "smoke", "--agent", "idm", "--agent", "random", "--reports", str(tmp_path), "--run", "s"]
+        )
+        == 0
+    )
     board = (tmp_path / "smoke" / "s" / "leaderboard.md").read_text()
     assert board.index("| 1 | idm |") < board.index("| 2 | random |")

@@ -7,7 +7,7 @@ import pytest
 import agents
 from agents.baselines import IDMAgent
 from scenarios.suite import load_suite
-from scoring.episodes import AgentSpec, resolve_agent
+from scoring.episodes import folder_hash, resolve_agent
 from scoring.report import write_reports
 from scoring.results import Results
 from scoring.run import open_results, plan, run_suite
@@ -124,3 +124,32 @@ def test_an_intersection_episode_does_not_leak_into_later_episodes():
     assert IDMVehicle.DISTANCE_WANTED == 7  # the leak is real ...
     assert run_task(task) == before  # ... and does not reach the next episode
     assert IDMVehicle.DISTANCE_WANTED == 10.0
+
+
+class TrainedIDM(IDMAgent):
+    name = "trained-idm"
+    description = "idm posing as a learning agent with per-scenario checkpoints (tests)"
+    trainable = True
+
+
+def test_a_learning_agent_plays_each_scenario_with_its_own_checkpoint(tiny_suite, tmp_path, monkeypatch):
+    """Checkpoints found through agents.checkpoint_for; a scenario without one is a failed episode."""
+    zoo = tmp_path / "zoo"
+    saved = TrainedIDM(_env()).save(zoo / "merge")
+
+    def checkpoint_for(agent_class, scenario, checkpoint, obs):
+        if (zoo / scenario / "config.json").exists():
+            return zoo / scenario, "kinematics"
+        raise agents.AgentError(f"no trained {agent_class.name} for {scenario}")
+
+    monkeypatch.setitem(agents.REGISTRY, TrainedIDM.name, TrainedIDM)
+    monkeypatch.setattr(agents, "checkpoint_for", checkpoint_for, raising=False)
+    suite = load_suite(str(tiny_suite))
+    spec = resolve_agent(TrainedIDM.name, suite.scenarios)
+    results = open_results(tmp_path / "reports", suite, [spec], "r", resume=False)
+    run_suite(suite, [spec], results, workers=1)
+    records = results.sorted_records()
+    merge = [r for r in records if r["scenario"] == "merge"]
+    assert all(r["outcome"] == "success" and r["checkpoint_hash"] == folder_hash(saved) for r in merge)
+    others = [r for r in records if r["scenario"] != "merge"]
+    assert len(others) == 9 and all(r["outcome"] == "error" and "no trained trained-idm for" in r["error"] for r in others)

@@ -19,7 +19,9 @@ from sim.score import (
 )
 
 
-def episode(outcome="success", length=10, collisions=0, collision_with=None, offroad_steps=0, min_ttc=math.inf, speeds=None):
+def episode(
+    outcome="success", length=10, collisions=0, collision_with=None, offroad_steps=0, min_ttc=math.inf, speeds=None
+):
     return {
         "outcome": outcome,
         "length": length,
@@ -51,8 +53,16 @@ def test_route_completion_is_time_survived_and_half_credit_when_a_goal_is_missed
 def test_infraction_penalties_vehicle_obstacle_offroad():
     vehicle = episode("collision", length=10, collisions=1, collision_with="vehicle")
     obstacle = episode("collision", length=10, collisions=1, collision_with="obstacle")
-    assert score_episode(vehicle, "survive", 10, RANGE).infraction_penalty == pytest.approx(PENALTY_VEHICLE) == pytest.approx(0.60)
-    assert score_episode(obstacle, "survive", 10, RANGE).infraction_penalty == pytest.approx(PENALTY_OBSTACLE) == pytest.approx(0.65)
+    assert (
+        score_episode(vehicle, "survive", 10, RANGE).infraction_penalty
+        == pytest.approx(PENALTY_VEHICLE)
+        == pytest.approx(0.60)
+    )
+    assert (
+        score_episode(obstacle, "survive", 10, RANGE).infraction_penalty
+        == pytest.approx(PENALTY_OBSTACLE)
+        == pytest.approx(0.65)
+    )
     offroad = episode("offroad", length=8, offroad_steps=2)
     assert score_episode(offroad, "survive", 10, RANGE).infraction_penalty == pytest.approx(1 - 2 / 8)
     both = episode("collision", length=10, collisions=1, collision_with="obstacle", offroad_steps=5)
@@ -85,7 +95,9 @@ def test_the_score_is_the_product_and_stays_in_unit_interval():
 
 def test_score_for_reads_rule_budget_and_speed_range_from_the_scenario():
     merge = scenarios.get("merge")
-    timeout = episode("timeout", length=merge.budgets.max_steps, speeds=[merge.speed_range[0] - 1] * merge.budgets.max_steps)
+    timeout = episode(
+        "timeout", length=merge.budgets.max_steps, speeds=[merge.speed_range[0] - 1] * merge.budgets.max_steps
+    )
     parts = score_for(timeout, merge)
     assert parts.route_completion == pytest.approx(GOAL_MISSED_CREDIT)
     assert parts.speed_compliance == 0.0
