@@ -85,12 +85,15 @@ def _trained_checkpoint(cls, scenario: SuiteScenario) -> tuple[str, str | None, 
     import agents
 
     find = getattr(agents, "checkpoint_for", None)
-    reason = f"no trained {cls.name} checkpoint for {scenario.name}"
-    for name in dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))):
+    names = list(dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))))
+    reason = (
+        f"no trained {cls.name} checkpoint for {' or '.join(names)}; "
+        f"train one: python run_sim.py --scenario {names[-1]} --agent {cls.name} --train"
+    )
+    for name in names:
         try:
             folder = find(cls, name, None, None)[0] if find else None
-        except agents.AgentError as err:
-            reason = str(err)
+        except agents.AgentError:
             continue
         if folder is not None:
             return (scenario.name, str(Path(folder).resolve()), folder_hash(Path(folder)))
@@ -146,11 +149,7 @@ def _play(task: Task, checkpoint: str | None, env_seed: int) -> tuple[dict, dict
     restore_vehicle_classes()  # an earlier intersection episode in this worker must not leak in
     env = make_env(scenario, obs=config.get("obs", cls.default_obs), seed=env_seed)
     try:
-        agent = (
-            cls.load(checkpoint, env)
-            if checkpoint
-            else agents.make(task.agent.name, env, seed=env_seed)
-        )
+        agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)
         (episode,) = play_episodes(env, agent, [env_seed])
     finally:
         env.close()

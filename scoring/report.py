@@ -76,7 +76,7 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
         s = summary["suite"][agent]
         lines.append(
             f"| {rank} | {agent} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
-            f"{s['success']} | {s['collision']} | {s['collisions_per_km']:.2f} |"
+            f"{s['success']} | {s['collision']} | {_per_km(s['collisions_per_km'])} |"
         )
     lines += [
         "",
@@ -91,7 +91,7 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
             if s:
                 lines.append(
                     f"| {scenario} | {agent} | {s['episodes']} | {s['score']} | {s['success']} | "
-                    f"{s['collision']} | {s['collisions_per_km']:.2f} |"
+                    f"{s['collision']} | {_per_km(s['collisions_per_km'])} |"
                 )
     if summary["improvement"]:
         lines += [
@@ -108,6 +108,10 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
             cells = [str(summary["improvement"][(a, b)]) if a != b else "-" for b in ranked]
             lines.append(f"| {a} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _per_km(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"  # nan: no distance driven (only failed episodes)
 
 
 def write_csv(records: list[dict], path: Path) -> None:

@@ -152,4 +152,6 @@ def test_a_learning_agent_plays_each_scenario_with_its_own_checkpoint(tiny_suite
     merge = [r for r in records if r["scenario"] == "merge"]
     assert all(r["outcome"] == "success" and r["checkpoint_hash"] == folder_hash(saved) for r in merge)
     others = [r for r in records if r["scenario"] != "merge"]
-    assert len(others) == 9 and all(r["outcome"] == "error" and "no trained trained-idm for" in r["error"] for r in others)
+    assert len(others) == 9 and all(
+        r["outcome"] == "error" and "no trained trained-idm checkpoint for" in r["error"] for r in others
+    )
