@@ -4,6 +4,8 @@
     python run_sim.py --scenario merge --agent idm --episodes 3
     python run_sim.py --scenario highway --agent random --record out.mp4
     python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume]
+    python run_sim.py --scenario merge --agent dqn --train [--steps N] [--device auto] [--resume]
+    python run_sim.py --scenario merge --agent dqn          # plays the best trained (or shipped) checkpoint
 
 Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents/.
 """
@@ -60,15 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "each a registered name or a checkpoint folder")
     parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes to play (default: 3)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
-    parser.add_argument("--obs", choices=["camera", "kinematics"], help="observation mode (default: the agent's own)")
+    parser.add_argument("--obs", choices=["camera", "kinematics", "features"], help="observation mode (default: the agent's own)")
+    parser.add_argument("--checkpoint", metavar="PATH", help="checkpoint folder to play (default: the newest run's best, else the shipped one)")
+    training = parser.add_argument_group("training (learning agents)")
+    training.add_argument("--train", action="store_true", help="train the agent on the scenario; saves runs/<scenario>/<agent>/<run>/")
+    training.add_argument("--steps", type=int_at_least(1), help="training budget in env steps (default: the scenario's)")
+    training.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (default: auto = cuda if present)")
+    training.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter, e.g. --set learning_rate=3e-4")
     parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
     suite = parser.add_argument_group("scoring on a suite (docs/metrics.md)")
     suite.add_argument("--suite", metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
     suite.add_argument("--workers", type=int_at_least(1), help="local worker processes (default: all cores)")
     suite.add_argument("--ray", metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
-    suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped")
-    suite.add_argument("--run", metavar="NAME", help="run folder name under reports/<suite>/ (default: UTC date-time)")
+    suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped (suites and --train)")
+    suite.add_argument("--run", metavar="NAME", help="run folder name under reports/<suite>/ or runs/<scenario>/<agent>/ (default: date-time)")
     suite.add_argument("--reports", default="reports", metavar="DIR", help="where run folders go (default: reports)")
     return parser
 
@@ -107,13 +115,39 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     return 0
 
 
+def parse_settings(pairs: list[str]) -> dict:
+    """--set KEY=VALUE pairs -> {key: value}, values read as YAML scalars (3e-4, true, 8)."""
+    import yaml
+
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        settings[key] = yaml.safe_load(value)
+    return settings
+
+
+def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class) -> int:
+    """--train: train (or --resume) a learning agent; Ctrl-C saves and says how to resume."""
+    from agents.runs import train_agent
+    from perception.device import resolve_device
+
+    run_dir = train_agent(agent_class, args.scenario, args.steps, resolve_device(args.device), args.run, args.resume,
+                          parse_settings(args.set), args.seed)
+    print(f"run folder: {run_dir}  (play it: python run_sim.py --scenario {args.scenario} --agent {agent_class.name})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.suite:
         return score_suite(parser, args)
-    if args.workers or args.ray or args.resume or args.run:
-        parser.error("--workers, --ray, --resume and --run only apply with --suite")
+    if args.workers or args.ray:
+        parser.error("--workers and --ray only apply with --suite")
+    if (args.resume or args.run) and not args.train:
+        parser.error("--resume and --run apply with --suite or --train")
     if args.agent and len(args.agent) > 1:
         parser.error("one --agent per run without --suite (repeat --agent only with --suite)")
     args.agent = args.agent[0] if args.agent else "idm"
@@ -129,15 +163,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = scenarios.get(args.scenario)
         agent_class = agents.get_class(args.agent)
+        if args.train:
+            return train(parser, args, agent_class)
         if args.record:
             check_output_path(args.record)
+        checkpoint, obs = agents.checkpoint_for(agent_class, scenario.name, args.checkpoint, args.obs)
     except (scenarios.ScenarioError, agents.AgentError, ValueError) as err:
         parser.error(str(err))
 
     show = has_display() and not args.no_window
-    env = make_env(scenario, obs=args.obs or agent_class.default_obs, render_mode="rgb_array" if show or args.record else None)
+    env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None)
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
-    agent = agent_class(env, seed=args.seed)
+    try:
+        agent = agent_class.load(checkpoint, env) if checkpoint else agent_class(env, seed=args.seed)
+    except agents.AgentError as err:
+        parser.error(str(err))
+    if checkpoint:
+        print(f"loaded {agent_class.name} checkpoint {checkpoint}")
     recorder = VideoRecorder(args.record, fps) if args.record else None
     window = Window(f"{scenario.name} - {agent_class.name}", fps) if show else None
 

@@ -78,7 +78,7 @@ def read_config(path: str | os.PathLike) -> dict:
     return config
 
 
-def write_json_atomic(file: Path, data: dict) -> None:
+def write_json_atomic(file: Path, data: dict | list) -> None:
     """Write to a temp file in the same folder, then rename: an interrupt never leaves half a file."""
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:

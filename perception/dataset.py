@@ -62,7 +62,7 @@ def perception_targets(truth: np.ndarray, view: tuple[float, float, float, float
 
 
 class FrameDataset(Dataset):
-    """All samples of some shards in memory: uint8 frames and perception targets."""
+    """All samples of some shards in memory: uint8 frames, perception targets and camera views."""
 
     def __init__(self, paths: list[Path]) -> None:
         if not paths:
@@ -73,9 +73,10 @@ class FrameDataset(Dataset):
             perception_targets(t, v) for s in shards for t, v in zip(s["truth"], s["view"], strict=True)
         ]
         self.targets = torch.from_numpy(np.stack(targets).astype(np.float32))  # (N, V+1, 6)
+        self.views = torch.from_numpy(np.concatenate([s["view"] for s in shards]).astype(np.float32))  # (N, 4) [m]
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, index: int):
-        return self.frames[index], self.targets[index]
+        return self.frames[index], self.targets[index], self.views[index]

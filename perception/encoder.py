@@ -1,15 +1,19 @@
-"""The perception network: frame stack -> feature vector -> decoded vector space.
+"""The perception network: frame stack -> feature vector for agents, and a decoded vector space.
 
-Encoder.features(frames)  (B, C, H, W) float in [0, 1] -> (B, F)       what agents consume
-Encoder.decode(features)  (B, F) -> (B, S, 7)                           per slot: presence logit,
-                                                                         x, y, vx, vy, cos h, sin h (scaled)
-Encoder.predict_truth(frames_uint8) -> (B, S, 6) in sim's truth layout, presence as probability
+    features(frames)        (B, C, H, W) float in [0, 1] -> (B, F)          what agents consume
+    forward(frames)         -> dense (B, 7, H/4, W/4), slots (B, S, 7)
+    predict_truth(frames, view) uint8 frames -> (B, S, 6) in sim's truth layout (presence = probability)
 
-Design for the 4 x 128 x 64 camera: four stride-2 convolutions take it to an 8 x 4 grid of 64
-channels (a cell is 16 px = 9 m), flattened into a linear layer so that every slot can attend
-to every cell. Two coordinate channels (CoordConv) tell the convolutions where they are: the
-regression target is a position. Other frame sizes work too: an adaptive pooling layer brings
-any grid to 8 x 4 (it is a no-op at the default size).
+Two heads on one trunk:
+- a dense detection head (CenterNet-style) on a grid of 4-px cells: per cell an objectness
+  logit, the sub-cell offset of a vehicle centre, its relative velocity and heading. Detection
+  is translation-equivariant, so positions come out precise; decoding keeps local maxima and
+  sorts them by distance to the ego into the truth array's slots.
+- a slot head on the feature vector, predicting the truth array directly (ego row included):
+  it makes the agents' features hold the vector space, and gives the ego's own velocity.
+The input also carries the differences of consecutive frames (motion is what velocity is read
+from) and two coordinate channels (CoordConv) that tell the convolutions where they are. Other frame sizes
+work: adaptive pooling brings the deep grid to 8 x 4 before the feature projection.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-# Regression targets are divided by these so that all are O(1): [m], [m], [m/s], [m/s], 1, 1.
-TARGET_SCALE = torch.tensor([20.0, 10.0, 10.0, 10.0, 1.0, 1.0])
+# Slot regression targets are divided by these: x, y [m], vx, vy [m/s], cos h, sin h.
+# Velocities are divided by only 2 m/s so that their errors stay in smooth L1's linear regime
+# (full-size gradients): with / 10 the network learnt positions and never velocities.
+TARGET_SCALE = torch.tensor([20.0, 10.0, 2.0, 2.0, 1.0, 1.0])
+VELOCITY_SCALE = 2.0  # [m/s] dense head velocities are predicted / 2
+CELL = 4  # [px] detection grid cell
+DETECTION_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -31,85 +41,139 @@ class EncoderConfig:
     width: int = 64  # [px]
     features: int = 256  # size of the feature vector agents see
     slots: int = 11  # ego + 10 vehicles, as sim's truth array
+    scaling: float = 1.75  # [px/m] camera zoom, to turn pixels back into metres
+
+
+def _block(cin: int, cout: int, k: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, k, stride=2, padding=(k - 1) // 2), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 class Encoder(nn.Module):
     def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
         super().__init__()
         self.config = config
-        c = config.in_channels + 2  # + x, y coordinate channels
-
-        def block(cin: int, cout: int, k: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, k, stride=2, padding=k // 2), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-        self.cnn = nn.Sequential(
-            *block(c, 32, 5),  # (B, 32, 64, 32)
-            *block(32, 64, 3),  # (B, 64, 32, 16)
-            *block(64, 64, 3),  # (B, 64, 16, 8)
-            *block(64, 64, 3),  # (B, 64, 8, 4)
-            nn.AdaptiveAvgPool2d((8, 4)),
-            nn.Flatten(),  # (B, 2048)
-        )
-        self.project = nn.Sequential(nn.Linear(64 * 8 * 4, config.features), nn.ReLU(inplace=True))
-        self.head = nn.Sequential(
-            nn.Linear(config.features, config.features), nn.ReLU(inplace=True), nn.Linear(config.features, config.slots * 7)
-        )
+        inputs = 2 * config.in_channels - 1 + 2  # frames, their differences, x/y coordinates
+        self.stem = nn.Sequential(*_block(inputs, 16, 4), *_block(16, 32, 3))  # (B, 32, H/4, W/4)
+        self.deep = nn.Sequential(*_block(32, 64, 3), *_block(64, 64, 3))  # (B, 64, H/16, W/16)
+        self.project = nn.Sequential(nn.AdaptiveAvgPool2d((8, 4)), nn.Flatten(), nn.Linear(64 * 8 * 4, config.features),
+                                     nn.ReLU(inplace=True))
+        self.slot_head = nn.Linear(config.features, config.slots * 7)
+        self.detect = nn.Sequential(nn.Conv2d(32 + 64, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
+        nn.init.constant_(self.detect[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, config.height), torch.linspace(-1, 1, config.width), indexing="ij")
         self.register_buffer("coords", torch.stack([ys, xs])[None], persistent=False)  # (1, 2, H, W)
 
-    def features(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) float in [0, 1] -> (B, F)."""
+    def _trunk(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         coords = self.coords
         if coords.shape[-2:] != frames.shape[-2:]:
-            coords = nn.functional.interpolate(coords, size=frames.shape[-2:], mode="bilinear", align_corners=True)
-        x = torch.cat([frames, coords.expand(frames.shape[0], -1, -1, -1)], dim=1)
-        return self.project(self.cnn(x))
+            coords = F.interpolate(coords, size=frames.shape[-2:], mode="bilinear", align_corners=True)
+        motion = frames[:, 1:] - frames[:, :-1]  # what moved between frames: velocities made visible
+        stem = self.stem(torch.cat([frames, motion, coords.expand(frames.shape[0], -1, -1, -1)], dim=1))
+        deep = self.deep(stem)
+        return stem, deep, self.project(deep)
 
-    def decode(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, F) -> (B, S, 7): presence logit and scaled regression targets per slot."""
-        return self.head(features).view(-1, self.config.slots, 7)
+    def features(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float in [0, 1] -> (B, F)."""
+        return self._trunk(frames)[2]
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.features(frames))
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stem, deep, features = self._trunk(frames)
+        context = F.interpolate(deep, size=stem.shape[-2:], mode="bilinear", align_corners=False)
+        dense = self.detect(torch.cat([stem, context], dim=1))  # (B, 7, H/4, W/4)
+        slots = self.slot_head(features).view(-1, self.config.slots, 7)  # (B, S, 7)
+        return dense, slots
 
     @torch.no_grad()
-    def predict_truth(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
-        """uint8 frames (B, C, H, W) -> (B, S, 6) like sim's truth; presence is a probability."""
+    def predict_truth(self, frames: np.ndarray | torch.Tensor, view: np.ndarray) -> np.ndarray:
+        """uint8 frames (B, C, H, W) and camera views (B, 4) or (4,) -> (B, S, 6) like sim's truth."""
         device = next(self.parameters()).device
         frames = torch.as_tensor(frames, device=device).float().div_(255)
-        out = self(frames).cpu()
-        return decode_output(out).numpy()
+        dense, slots = self(frames)
+        view = np.broadcast_to(np.asarray(view, dtype=np.float32), (len(frames), 4))
+        return decode(dense.cpu(), slots.cpu(), torch.from_numpy(view.copy()), self.config).numpy()
 
     def config_dict(self) -> dict:
         return asdict(self.config)
 
 
-def decode_output(out: torch.Tensor) -> torch.Tensor:
-    """(B, S, 7) network output -> (B, S, 6) truth layout in SI units."""
-    presence = torch.sigmoid(out[..., :1])
-    values = out[..., 1:] * TARGET_SCALE.to(out.device)
-    heading = torch.atan2(values[..., 5], values[..., 4])[..., None]
-    return torch.cat([presence, values[..., :4], heading], dim=-1)
+def decode(dense: torch.Tensor, slots: torch.Tensor, view: torch.Tensor, config: EncoderConfig) -> torch.Tensor:
+    """Network outputs -> (B, S, 6) truth layout: row 0 from the slot head (the ego), rows 1..
+    from the detections (local maxima above threshold), nearest first."""
+    batch, _, rows, cols = dense.shape
+    out = torch.zeros(batch, config.slots, 6)
+    ego = slots[:, 0, 1:] * TARGET_SCALE
+    out[:, 0] = torch.cat([torch.ones(batch, 1), torch.zeros(batch, 2), ego[:, 2:4],
+                           torch.atan2(ego[:, 5], ego[:, 4])[:, None]], dim=1)
+    prob = torch.sigmoid(dense[:, 0])
+    peaks = (prob == F.max_pool2d(prob[:, None], 3, stride=1, padding=1)[:, 0]) & (prob > DETECTION_THRESHOLD)
+    metres_per_cell = CELL / config.scaling
+    for b in range(batch):
+        r, c = torch.nonzero(peaks[b], as_tuple=True)
+        cell = dense[b, :, r, c]  # (7, K)
+        x = view[b, 0] + (r + cell[1]) * metres_per_cell
+        y = view[b, 2] + (c + cell[2]) * metres_per_cell
+        found = torch.stack([prob[b, r, c], x, y, cell[3] * VELOCITY_SCALE, cell[4] * VELOCITY_SCALE,
+                             torch.atan2(cell[6], cell[5])], dim=1)
+        found = found[torch.argsort(torch.hypot(x, y))][: config.slots - 1]
+        out[b, 1 : 1 + len(found)] = found
+    return out
 
 
-def encode_target(target: torch.Tensor) -> torch.Tensor:
+def dense_targets(target: torch.Tensor, view: torch.Tensor, grid: tuple[int, int], scaling: float):
+    """Perception targets (B, S, 6) -> Gaussian heatmap (B, h, w), and for each vehicle its cell,
+    sub-cell offset and regression values. Returns (heat, index (N, 3) [b, r, c], values (N, 6))."""
+    rows, cols = grid
+    present = target[:, 1:, 0] > 0  # (B, V)
+    r_px = (target[:, 1:, 1] - view[:, None, 0]) * scaling / CELL  # [cells]
+    c_px = (target[:, 1:, 2] - view[:, None, 2]) * scaling / CELL
+    r_cell = r_px.floor().clamp(0, rows - 1)
+    c_cell = c_px.floor().clamp(0, cols - 1)
+    rr = torch.arange(rows, device=target.device)[None, None, :, None]
+    cc = torch.arange(cols, device=target.device)[None, None, None, :]
+    gauss = torch.exp(-((rr - r_cell[..., None, None]) ** 2 + (cc - c_cell[..., None, None]) ** 2) / 2.0)  # sigma 1 cell
+    heat = (gauss * present[..., None, None]).amax(dim=1) if target.shape[1] > 1 else torch.zeros(len(target), rows, cols)
+    b, v = torch.nonzero(present, as_tuple=True)
+    index = torch.stack([b, r_cell[b, v].long(), c_cell[b, v].long()], dim=1)
+    h = target[b, v + 1, 5]
+    values = torch.stack([r_px[b, v] - r_cell[b, v], c_px[b, v] - c_cell[b, v],
+                          target[b, v + 1, 3] / VELOCITY_SCALE, target[b, v + 1, 4] / VELOCITY_SCALE,
+                          torch.cos(h), torch.sin(h)], dim=1)
+    return heat, index, values
+
+
+def focal_loss(logits: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss, normalised by the number of vehicles."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    positive = heat >= 1 - 1e-6
+    pos = -((1 - p) ** 2 * torch.log(p))[positive].sum()
+    neg = -((1 - heat) ** 4 * p**2 * torch.log(1 - p))[~positive].sum()
+    return (pos + neg) / positive.sum().clamp(min=1)
+
+
+def encode_slots(target: torch.Tensor) -> torch.Tensor:
     """(B, S, 6) truth layout -> (B, S, 7): presence, scaled x, y, vx, vy, cos h, sin h."""
     h = target[..., 5]
     values = torch.stack([target[..., 1], target[..., 2], target[..., 3], target[..., 4], torch.cos(h), torch.sin(h)], -1)
     return torch.cat([target[..., :1], values / TARGET_SCALE.to(target.device)], dim=-1)
 
 
-def perception_loss(out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """Presence BCE over vehicle slots + smooth L1 on present slots (ego row: velocity and heading).
+def perception_loss(outputs: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor, view: torch.Tensor,
+                    scaling: float) -> tuple[torch.Tensor, dict]:
+    """Dense detection (focal + regression at vehicle centres) + slot head (presence BCE +
+    regression on present slots, ego velocity and heading).
 
-    out: (B, S, 7) network output; target: (B, S, 6) perception targets (see dataset.perception_targets).
+    target: (B, S, 6) perception targets (dataset.perception_targets); view: (B, 4) [m].
     """
-    encoded = encode_target(target)
+    dense, slots = outputs
+    heat, index, values = dense_targets(target, view, dense.shape[-2:], scaling)
+    detection = focal_loss(dense[:, 0], heat)
+    at_centres = dense[index[:, 0], 1:, index[:, 1], index[:, 2]]  # (N, 6)
+    box = F.smooth_l1_loss(at_centres, values) if len(index) else dense.sum() * 0
+    encoded = encode_slots(target)
     presence = encoded[:, 1:, 0]
-    bce = nn.functional.binary_cross_entropy_with_logits(out[:, 1:, 0], presence)
+    slot_bce = F.binary_cross_entropy_with_logits(slots[:, 1:, 0], presence)
     mask = presence[..., None].expand(-1, -1, 6)
-    regression = nn.functional.smooth_l1_loss(out[:, 1:, 1:], encoded[:, 1:, 1:], reduction="none")
-    vehicles = (regression * mask).sum() / mask.sum().clamp(min=1)
-    ego = nn.functional.smooth_l1_loss(out[:, 0, 3:], encoded[:, 0, 3:])  # ego vx, vy, cos h, sin h
-    loss = bce + vehicles + ego
-    return loss, {"presence_bce": bce.item(), "vehicle_regression": vehicles.item(), "ego_regression": ego.item()}
+    slot_reg = (F.smooth_l1_loss(slots[:, 1:, 1:], encoded[:, 1:, 1:], reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+    ego = F.smooth_l1_loss(slots[:, 0, 3:], encoded[:, 0, 3:])
+    loss = detection + box + 0.5 * (slot_bce + slot_reg) + ego
+    return loss, {"detection": detection.item(), "box": box.item(), "slots": (slot_bce + slot_reg).item(), "ego": ego.item()}

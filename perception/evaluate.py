@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
+import torch  # noqa: F401  (tensors flow through predict)
 from rich.console import Console
 from rich.table import Table
 
@@ -26,8 +26,9 @@ from perception.weights import DEFAULT_WEIGHTS, WeightsError, load_encoder
 METRICS = ("f1", "precision", "recall", "position_mae", "velocity_mae")
 
 
-def predict(encoder, frames: torch.Tensor, batch: int = 256) -> np.ndarray:
-    return np.concatenate([encoder.predict_truth(frames[i : i + batch]) for i in range(0, len(frames), batch)])
+def predict(encoder, frames: torch.Tensor, views: torch.Tensor, batch: int = 256) -> np.ndarray:
+    return np.concatenate([encoder.predict_truth(frames[i : i + batch], views[i : i + batch].numpy())
+                           for i in range(0, len(frames), batch)])
 
 
 def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
@@ -38,7 +39,7 @@ def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
     results = {}
     for shard in shards:
         dataset = FrameDataset([shard])
-        results[shard.stem] = score(predict(encoder, dataset.frames), dataset.targets.numpy())
+        results[shard.stem] = score(predict(encoder, dataset.frames, dataset.views), dataset.targets.numpy())
     trained = [r for name, r in results.items() if name != HELD_OUT_SCENARIO]
     if trained:
         results["mean"] = {m: float(np.mean([r[m] for r in trained])) for m in METRICS}

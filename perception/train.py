@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from perception.dataset import FrameDataset
 from perception.device import resolve_device
-from perception.encoder import Encoder, EncoderConfig, decode_output, perception_loss
+from perception.encoder import Encoder, EncoderConfig, decode, perception_loss
 from perception.evaluate import evaluate_split
 from perception.metrics import score
 from perception.weights import save_encoder
@@ -35,17 +35,18 @@ def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[f
     encoder.train(optimizer is not None)
     total, count, predictions, targets = 0.0, 0, [], []
     with torch.set_grad_enabled(optimizer is not None):
-        for frames, target in loader:
-            frames, target = frames.to(device).float().div_(255), target.to(device)
+        for frames, target, view in loader:
+            frames, target, view = frames.to(device).float().div_(255), target.to(device), view.to(device)
             out = encoder(frames)
-            loss, _ = perception_loss(out, target)
+            loss, _ = perception_loss(out, target, view, encoder.config.scaling)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
                 optimizer.step()
             else:
-                predictions.append(decode_output(out).cpu().numpy())
+                dense, slots = (o.cpu() for o in out)
+                predictions.append(decode(dense, slots, view.cpu(), encoder.config).numpy())
                 targets.append(target.cpu().numpy())
             total += loss.item() * len(frames)
             count += len(frames)
@@ -122,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patience", type=int, default=4, help="epochs without validation improvement before stopping")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (default: torch's choice; 1 is far faster on a busy machine)")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if not (args.data / "train").is_dir():
         parser.error(f"no training shards in {args.data}/train; run `python -m perception.collect` first")
 

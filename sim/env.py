@@ -15,6 +15,7 @@ gym.register_envs(highway_env)
 
 OBS_MODES = {
     "camera": "stacked grayscale bird's-eye frames, uint8 (C, H, W)",
+    "features": "the pretrained perception encoder's features of the camera frames, float32 (F,)",
     "kinematics": "the ground-truth array (ego + nearest vehicles), float32 (N+1, 6): the oracle input",
 }
 RENDER_MODES = (None, "rgb_array")
@@ -27,6 +28,7 @@ def make_env(
     render_mode: str | None = None,
     camera: CameraConfig = CameraConfig(),
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
+    encoder=None,
 ) -> gym.Env:
     """Build a scenario's env.
 
@@ -35,6 +37,7 @@ def make_env(
     seed: used by the first reset() that is given no seed; later resets continue its RNG, so
         one seed fixes a whole sequence of episodes.
     render_mode: None or "rgb_array" (the run_sim viewer draws frames itself).
+    encoder: for obs="features", a perception Encoder (default: the shipped weights).
     """
     if isinstance(scenario, str):
         scenario = scenarios.get(scenario)
@@ -46,7 +49,7 @@ def make_env(
         raise ValueError(f"truth_vehicles must be a positive integer, got {truth_vehicles!r}")
 
     config = scenario.env_config()
-    config["observation"] = camera.observation_config() if obs == "camera" else kinematics_config(truth_vehicles)
+    config["observation"] = camera.observation_config() if obs != "kinematics" else kinematics_config(truth_vehicles)
     env = gym.make(
         scenario.env_id,
         config=config,
@@ -55,6 +58,12 @@ def make_env(
     )
     env = GroundTruth(env, truth_vehicles, as_observation=obs == "kinematics")
     env = EpisodeMetrics(env, scenario.success)
+    if obs == "features":
+        # The one place sim reaches into perception (imported here, so sim stays usable without
+        # torch models): features are the camera frames seen through the pretrained encoder.
+        from perception.features import FeaturesObservation
+
+        env = FeaturesObservation(env, encoder)
     return SeededReset(env, seed)
 
 

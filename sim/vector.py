@@ -24,19 +24,29 @@ def make_vec_env(
     camera: CameraConfig = CameraConfig(),
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
     subprocess: bool | None = None,
+    encoder=None,
 ) -> VecEnv:
     """n_envs copies of make_env(scenario, ...), worker i seeded with seed + i.
 
     subprocess: None picks subprocesses when n_envs > 1.
+    obs="features": workers produce camera frames and this process encodes all of them in one
+    batched forward pass per step, on the encoder's device (default encoder: shipped weights).
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     name = scenario if isinstance(scenario, str) else scenario.name
+    worker_obs = "camera" if obs == "features" else obs
     env_fns = [
-        functools.partial(make_env, name, obs=obs, seed=seed + i, camera=camera, truth_vehicles=truth_vehicles)
+        functools.partial(make_env, name, obs=worker_obs, seed=seed + i, camera=camera, truth_vehicles=truth_vehicles)
         for i in range(n_envs)
     ]
     if subprocess is None:
         subprocess = n_envs > 1
     # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
-    return SubprocVecEnv(env_fns, start_method="forkserver") if subprocess else DummyVecEnv(env_fns)
+    venv = SubprocVecEnv(env_fns, start_method="forkserver") if subprocess else DummyVecEnv(env_fns)
+    if obs == "features":
+        from perception.features import VecFeatures
+        from perception.weights import load_encoder
+
+        venv = VecFeatures(venv, encoder or load_encoder())
+    return venv

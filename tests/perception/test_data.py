@@ -58,8 +58,8 @@ def test_collect_command_writes_the_shards_it_claims(tmp_path):
         seeds[shard["split"]] |= set(read_shard(tmp_path / shard["path"])["seed"].tolist())
     assert not seeds["train"] & seeds["val"] and not seeds["train"] & seeds["test"], "splits are disjoint by seed"
     dataset = FrameDataset(sorted((tmp_path / "train").glob("*.npz")))
-    frames, target = dataset[0]
-    assert frames.shape == (4, 128, 64) and target.shape == (11, 6)
+    frames, target, view = dataset[0]
+    assert frames.shape == (4, 128, 64) and target.shape == (11, 6) and view.shape == (4,)
 
 
 def test_collect_rejects_bad_numbers(tmp_path):

@@ -1,0 +1,65 @@
+"""Where trained agents live, and the entry point that trains one.
+
+    runs/<scenario>/<agent>/<run>/      a user's training runs (best checkpoint at the top level)
+    zoo/<scenario>/<agent>/             checkpoints shipped with the repository
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agents.base import AgentError, read_config
+
+RUNS_DIR = Path("runs")
+ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
+
+
+def runs_of(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> list[Path]:
+    """Run folders of (scenario, agent), oldest first."""
+    folder = runs_dir / scenario / agent
+    return sorted((p for p in folder.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+
+
+def find_checkpoint(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> Path | None:
+    """The newest run's best checkpoint for (scenario, agent), else the shipped one, else None."""
+    for run in reversed(runs_of(scenario, agent, runs_dir)):
+        if (run / "model.pt").exists():
+            return run
+    shipped = ZOO_DIR / scenario / agent
+    return shipped if (shipped / "model.pt").exists() else None
+
+
+def checkpoint_obs(path: Path) -> str:
+    return read_config(path).get("obs", "features")
+
+
+def train_agent(agent_class, scenario: str, steps: int | None, device, run: str | None, resume: bool,
+                settings: dict, seed: int, runs_dir: Path = RUNS_DIR, **learn_options) -> Path:
+    """Train (or resume) an agent on a scenario; returns the run folder."""
+    import scenarios
+    from sim import make_env
+
+    if not agent_class.trainable:
+        raise AgentError(f"agent {agent_class.name!r} is not trainable")
+    budget = steps or scenarios.get(scenario).budgets.train_steps
+    if resume:
+        runs = runs_of(scenario, agent_class.name, runs_dir)
+        run_dir = (runs_dir / scenario / agent_class.name / run) if run else (runs[-1] if runs else None)
+        if run_dir is None or not (run_dir / "last" / "model.pt").exists():
+            raise AgentError(f"nothing to resume for {agent_class.name} on {scenario} (no runs/.../last checkpoint)")
+        if settings:
+            raise AgentError("--set cannot change a run being resumed (its schedule must stay the same)")
+        obs = checkpoint_obs(run_dir / "last")
+        agent = agent_class.load(run_dir / "last", make_env(scenario, obs=obs), device=device)
+        total = max(budget, read_config(run_dir / "last").get("total_steps", budget)) if not steps else budget
+    else:
+        run_dir = runs_dir / scenario / agent_class.name / (run or time.strftime("%Y%m%d-%H%M%S"))
+        if run_dir.exists():
+            raise AgentError(f"run folder {run_dir} already exists; pick another --run or add --resume")
+        config = agent_class.config_class.from_dict({**agent_class.default_settings(scenario), **settings})
+        agent = agent_class(make_env(scenario, obs=config.obs), seed=seed, config=config, device=device, scenario=scenario)
+        total = budget
+    agent.total_steps = total
+    agent.learn(total, run_dir=run_dir, **learn_options)
+    return run_dir

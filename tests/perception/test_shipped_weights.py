@@ -1,0 +1,42 @@
+"""The shipped encoder: loads safely and actually perceives, on seeds it never trained on."""
+
+import json
+
+import numpy as np
+import pytest
+
+from perception import collect
+from perception.dataset import perception_targets
+from perception.metrics import score
+from perception.weights import WEIGHTS_DIR, file_sha256, load_encoder
+
+
+@pytest.fixture(scope="module")
+def held_out_sample():
+    """40 frames from test seeds of two scenarios (collection is deterministic: a fixed sample)."""
+    frames, targets, views = [], [], []
+    for name in ("highway", "roundabout"):
+        arrays = collect.collect_job(name, "test", samples=20)["arrays"]
+        frames.append(arrays["frames"])
+        views.append(arrays["view"])
+        targets += [perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])]
+    return np.concatenate(frames), np.stack(targets), np.concatenate(views)
+
+
+def test_shipped_weights_match_their_model_card():
+    card = json.loads((WEIGHTS_DIR / "default.json").read_text())
+    assert card["sha256"] == file_sha256(WEIGHTS_DIR / "default.pt")
+    assert (WEIGHTS_DIR / "default.pt").stat().st_size < 5_000_000
+    assert {"data", "recipe", "test_metrics", "command"} <= set(card)
+
+
+def test_shipped_weights_beat_predicting_no_vehicles(held_out_sample):
+    frames, targets, views = held_out_sample
+    encoder = load_encoder("default")  # torch.load(weights_only=True) inside
+    ours = score(encoder.predict_truth(frames, views), targets)
+    nothing = np.zeros_like(targets)
+    nothing[:, 0] = targets[:, 0]
+    baseline = score(nothing, targets)
+    assert baseline["f1"] == 0
+    assert ours["f1"] > 0.8, ours
+    assert ours["position_mae"] < 2.0, ours
