@@ -8,6 +8,7 @@ import numpy as np
 
 import scenarios
 from sim.camera import CameraConfig
+from sim.isolation import restore_vehicle_classes
 from sim.metrics import EpisodeMetrics
 from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_truth
 
@@ -64,7 +65,7 @@ def make_env(
         from perception.features import FeaturesObservation
 
         env = FeaturesObservation(env, encoder)
-    return SeededReset(env, seed)
+    return ReproducibleReset(env, seed)
 
 
 class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -89,8 +90,10 @@ class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
 
 
-class SeededReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """Applies make_env's seed on the first reset that is not given one."""
+class ReproducibleReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Same seed, same episode: applies make_env's seed on the first reset that is not given
+    one, and first undoes highway-env's process-wide side effects (sim/isolation.py), so an
+    episode does not depend on which scenarios ran before it in this process."""
 
     def __init__(self, env: gym.Env, seed: int | None) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, seed=seed)
@@ -102,4 +105,5 @@ class SeededReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
             seed, self._pending_seed = self._pending_seed, None
         else:
             self._pending_seed = None
+        restore_vehicle_classes()
         return self.env.reset(seed=seed, options=options)

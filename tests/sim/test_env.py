@@ -130,9 +130,20 @@ def test_camera_size_is_configurable():
 
 
 def test_bad_arguments_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown obs mode 'pixels'.*camera, kinematics"):
+    with pytest.raises(ValueError, match="unknown obs mode 'pixels'.*camera, features, kinematics"):
         make_env("merge", obs="pixels")
     with pytest.raises(scenarios.ScenarioError, match="unknown scenario"):
         make_env("nowhere")
     with pytest.raises(ValueError, match="render_mode"):
         make_env("merge", render_mode="human")
+
+
+def test_an_intersection_episode_does_not_change_later_episodes_in_the_process():
+    """highway-env's intersection writes IDM parameters onto the vehicle class; make_env undoes it."""
+    before = _rollout("highway", "kinematics", seed=11)[1]
+    intersection = make_env("intersection", obs="kinematics", seed=0)
+    intersection.reset()
+    intersection.step(1)
+    after = _rollout("highway", "kinematics", seed=11)[1]
+    for x, y in zip(before, after, strict=True):
+        np.testing.assert_array_equal(x, y)
