@@ -84,6 +84,7 @@ def write_json_atomic(file: Path, data: dict | list) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2, sort_keys=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are shared files
         os.replace(tmp, file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

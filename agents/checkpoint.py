@@ -36,6 +36,7 @@ def save_checkpoint(folder: str | os.PathLike, state: dict, config: dict) -> Pat
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, folder / MODEL_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
