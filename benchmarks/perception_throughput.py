@@ -68,13 +68,16 @@ def main() -> None:
     parser.add_argument("--envs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100, help="vector steps per measurement")
     parser.add_argument("--scenarios", nargs="*", default=["highway", "merge"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the main process (default 1: the env workers already fill the cores)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("perception_throughput.json")))
     args = parser.parse_args()
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     encoder = load_encoder("default", "cpu")
     result = {
-        "machine": {"python": platform.python_version(), "cores": os.cpu_count(), "torch": torch.__version__},
+        "machine": {"python": platform.python_version(), "cores": os.cpu_count(), "torch": torch.__version__,
+                    "torch_threads": args.threads, "load_average_at_start": os.getloadavg()[0]},
         "encoder_frames_per_s": {str(b): round(encoder_fps(encoder, b), 1) for b in (1, 64)},
         "vector_envs": args.envs,
         "rows": [],
