@@ -8,6 +8,7 @@ whether to bootstrap, and info["episode"] carries the metrics of every finished 
 from __future__ import annotations
 
 import functools
+import signal
 
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
@@ -42,11 +43,23 @@ def make_vec_env(
     ]
     if subprocess is None:
         subprocess = n_envs > 1
-    # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
-    venv = SubprocVecEnv(env_fns, start_method="forkserver") if subprocess else DummyVecEnv(env_fns)
+    if subprocess:
+        # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
+        venv = SubprocVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], start_method="forkserver")
+    else:
+        venv = DummyVecEnv(env_fns)
     if obs == "features":
         from perception.features import VecFeatures
         from perception.weights import load_encoder
 
         venv = VecFeatures(venv, encoder or load_encoder())
     return venv
+
+
+def _worker_env(make):
+    """Runs in a worker process: Ctrl-C and SIGTERM reach the whole process group, but only the
+    main process should act on them (save, then close the workers); a worker that died first
+    would break the save with a broken pipe. Workers still exit when the main process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return make()

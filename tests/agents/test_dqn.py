@@ -1,6 +1,7 @@
 """Our DQN: hand-computed targets, a known-answer environment, checkpoints, resume, devices."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,41 @@ def test_main_command_plays_the_shipped_merge_checkpoint_headless(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "loaded dqn checkpoint" in result.stdout and "zoo/merge/dqn" in result.stdout
     assert "1 episodes: success" in result.stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupting_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path, sig):
+    import signal
+    import time
+
+    command = [sys.executable, str(ROOT / "run_sim.py"), "--scenario", "merge", "--agent", "dqn", "--train",
+               "--steps", "100000", "--set", "obs=kinematics", "--set", "n_envs=2", "--run", "r"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True)
+    time.sleep(12)  # workers started, some steps taken
+    os.killpg(process.pid, getattr(signal, sig))  # like Ctrl-C in a terminal: the whole process group
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "--resume" in out
+    last = json.loads((tmp_path / "runs/merge/dqn/r/last/config.json").read_text())
+    assert 0 < last["steps"] < 100000
+
+
+def test_camera_input_fine_tunes_the_pretrained_encoder_and_replay_keeps_uint8_frames():
+    from perception.weights import load_encoder
+
+    space = gym.spaces.Box(0, 255, (4, 128, 64), np.uint8)
+    config = DQNConfig(obs="camera", batch_size=4, prioritized=False)
+    learner = DQNLearner(config, space, 5, torch.device("cpu"), encoder=load_encoder())
+    pretrained = load_encoder().stem[0].weight.detach().clone()
+    torch.testing.assert_close(learner.q.encoder.stem[0].weight, pretrained)  # initialised from the weights
+    buffer = ReplayBuffer(16, space.shape, np.uint8, alpha=0.0, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        frames = rng.integers(0, 255, space.shape, dtype=np.uint8)
+        buffer.add(frames, int(rng.integers(5)), 1.0, frames, 0.9)
+    assert buffer.obs.dtype == np.uint8
+    batch, _, weights = buffer.sample(4, beta=0.4)
+    learner.update(batch, weights)
+    assert not torch.equal(learner.q.encoder.stem[0].weight, pretrained), "the encoder is trained end to end"
