@@ -6,6 +6,7 @@
     python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume]
     python run_sim.py --scenario merge --agent dqn --train [--steps N] [--device auto] [--resume]
     python run_sim.py --scenario merge --agent dqn          # plays the best trained (or shipped) checkpoint
+    python run_sim.py --scenario merge --agent dqn --save-replay ep.json; python run_sim.py --replay ep.json
 
 Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents/.
 """
@@ -71,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter, e.g. --set learning_rate=3e-4")
     parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
+    parser.add_argument("--save-replay", metavar="PATH", help="save the episodes played (seeds, actions, action values) "
+                        "to a small JSON replay file")
+    parser.add_argument("--replay", metavar="PATH", help="re-render a replay file frame for frame, without the agent "
+                        "(--scenario, --agent, --episodes, --seed, --obs come from the file)")
     suite = parser.add_argument_group("scoring on a suite (docs/metrics.md)")
     suite.add_argument("--suite", metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
     suite.add_argument("--workers", type=int_at_least(1), help="local worker processes (default: all cores)")
@@ -130,11 +135,19 @@ def parse_settings(pairs: list[str]) -> dict:
 
 def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class) -> int:
     """--train: train (or --resume) a learning agent; Ctrl-C saves and says how to resume."""
+    import signal
+
     from agents.runs import train_agent
     from perception.device import resolve_device
 
-    run_dir = train_agent(agent_class, args.scenario, args.steps, resolve_device(args.device), args.run, args.resume,
-                          parse_settings(args.set), args.seed)
+    # SIGTERM behaves as Ctrl-C from the start, so that a stop during set-up also ends cleanly.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run_dir = train_agent(agent_class, args.scenario, args.steps, resolve_device(args.device), args.run,
+                              args.resume, parse_settings(args.set), args.seed)
+    except KeyboardInterrupt:
+        print("interrupted before training started: nothing to save", file=sys.stderr)
+        return 130
     print(f"run folder: {run_dir}  (play it: python run_sim.py --scenario {args.scenario} --agent {agent_class.name})")
     return 0
 
@@ -160,39 +173,59 @@ def main(argv: list[str] | None = None) -> int:
     from sim.video import VideoRecorder, check_output_path
     from sim.window import Window, has_display
 
+    from sim.replay import Replay, ReplayError, check_replay_path, checkpoint_hash
+    from sim.viewer import Viewer, encoder_perception, title_for
+
+    replay = None
     try:
+        if args.replay:
+            if args.train or args.save_replay:
+                raise ValueError("--replay cannot be combined with --train or --save-replay")
+            replay = Replay.load(args.replay)
+            args.scenario, args.agent = replay.scenario, replay.agent
         scenario = scenarios.get(args.scenario)
         agent_class = agents.get_class(args.agent)
         if args.train:
             return train(parser, args, agent_class)
         if args.record:
             check_output_path(args.record)
-        checkpoint, obs = agents.checkpoint_for(agent_class, scenario.name, args.checkpoint, args.obs)
-    except (scenarios.ScenarioError, agents.AgentError, ValueError) as err:
+        if args.save_replay:
+            check_replay_path(args.save_replay)
+        if replay is None:
+            checkpoint, obs = agents.checkpoint_for(agent_class, scenario.name, args.checkpoint, args.obs)
+        else:
+            checkpoint, obs = None, replay.obs
+    except (scenarios.ScenarioError, agents.AgentError, ReplayError, ValueError) as err:
         parser.error(str(err))
 
     show = has_display() and not args.no_window
     env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None)
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
-    try:
-        agent = agent_class.load(checkpoint, env) if checkpoint else agent_class(env, seed=args.seed)
-    except agents.AgentError as err:
-        parser.error(str(err))
-    if checkpoint:
-        print(f"loaded {agent_class.name} checkpoint {checkpoint}")
+    agent = None
+    if replay is None:
+        try:
+            agent = agent_class.load(checkpoint, env) if checkpoint else agent_class(env, seed=args.seed)
+        except agents.AgentError as err:
+            parser.error(str(err))
+        if checkpoint:
+            print(f"loaded {agent_class.name} checkpoint {checkpoint}")
     recorder = VideoRecorder(args.record, fps) if args.record else None
-    window = Window(f"{scenario.name} - {agent_class.name}", fps) if show else None
-
-    def on_frame(frame):
-        if recorder is not None:
-            recorder.add(frame)
-        return window.show(frame) if window is not None else True
+    window = Window(f"{scenario.name} - {agent_class.name}" + (" (replay)" if replay else ""), fps) if show else None
+    ck_hash = replay.checkpoint_hash if replay else checkpoint_hash(checkpoint)
+    log = Replay(scenario.name, obs, agent_class.name, str(checkpoint) if checkpoint else None, ck_hash)
 
     seeds = range(args.seed, args.seed + args.episodes)
     records = []
     try:
-        # records fills episode by episode, so an interrupt keeps the finished ones.
-        play_episodes(env, agent, seeds, on_frame if (show or recorder) else None, on_episode=records.append)
+        if show or recorder or replay or args.save_replay:
+            # records fills episode by episode, so an interrupt keeps the finished ones.
+            viewer = Viewer(env, agent, seeds, replay=replay, title=title_for(scenario.name, agent_class.name, ck_hash),
+                            sink=recorder.add if recorder else None, window=window, interactive=window is not None,
+                            perceive=encoder_perception() if show or recorder else None, log=log,
+                            on_episode=records.append)
+            viewer.run()
+        else:
+            play_episodes(env, agent, seeds, None, on_episode=records.append)
     except KeyboardInterrupt:
         print("interrupted: showing the episodes finished so far", file=sys.stderr)
     finally:
@@ -203,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             written = recorder.close()
             if written:
                 print(f"recorded {recorder.frames} frames at {fps} fps to {written}")
+        if args.save_replay and log.episodes:
+            print(f"saved a replay of {len(log.episodes)} episodes to {log.save(args.save_replay)}")
     if records:
-        print_table(records, title=f"{scenario.name} / {agent_class.name}")
+        print_table(records, title=f"{scenario.name} / {agent_class.name}" + (" (replay)" if replay else ""))
     return 0
 
 

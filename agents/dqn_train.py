@@ -38,10 +38,6 @@ def evaluate(agent, episodes: int, encoder=None) -> dict:
             "mean_return": float(np.mean([r["episode_return"] for r in records]))}
 
 
-class _StopRequested(Exception):
-    pass
-
-
 def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
               progress: bool = True) -> dict:
     """Train `agent` (a DQNAgent, possibly loaded from run_dir/last to resume) up to total_steps."""
@@ -69,10 +65,8 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
     next_eval = (agent.steps // eval_every + 1) * eval_every
 
-    def on_signal(signum, frame):
-        raise _StopRequested()
-
-    previous_handler = signal.signal(signal.SIGTERM, on_signal)
+    # SIGTERM (a scheduler stopping the job) is handled like Ctrl-C: save, then exit cleanly.
+    previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
     eval_seconds = 0.0  # kept apart so that "train_seconds" is the wall-clock of learning alone
@@ -140,7 +134,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                         agent.save(run_dir)
                     bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
                                       f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
-    except (KeyboardInterrupt, _StopRequested):
+    except KeyboardInterrupt:
         stopped = True
         agent.save(run_dir / "last")
         print(f"interrupted at step {agent.steps}: saved {run_dir / 'last'}; continue with --resume {run_dir}")

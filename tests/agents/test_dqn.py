@@ -167,9 +167,13 @@ def test_interrupting_training_saves_a_checkpoint_and_says_how_to_resume(tmp_pat
                "--steps", "100000", "--set", "obs=kinematics", "--set", "n_envs=2", "--run", "r"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True)
-    time.sleep(12)  # workers started, some steps taken
+    run_dir = tmp_path / "runs/merge/dqn/r"
+    deadline = time.monotonic() + 120
+    while not list(run_dir.glob("events.out.tfevents.*")) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the TensorBoard file appears when the training loop starts
+    time.sleep(3)  # some steps taken
     os.killpg(process.pid, getattr(signal, sig))  # like Ctrl-C in a terminal: the whole process group
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "--resume" in out
