@@ -43,6 +43,14 @@ class Agent(ABC):
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
         """One action for one observation."""
 
+    def action_values(self, obs: np.ndarray) -> np.ndarray | None:
+        """Value of each discrete action for `obs` (e.g. Q-values), for the viewer's chart; None if the agent has none."""
+        return None
+
+    def action_probabilities(self, obs: np.ndarray) -> np.ndarray | None:
+        """Probability of each discrete action for `obs` (stochastic policies); None if the agent has none."""
+        return None
+
     def learn(self, total_steps: int, **kwargs) -> None:
         raise AgentError(f"agent {self.name!r} is not trainable (it has no parameters to learn)")
 

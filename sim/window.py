@@ -29,10 +29,14 @@ class Window:
         self.fps = fps
         self.closed = False
 
-    def show(self, frame: np.ndarray) -> bool:
-        """Draw one (H, W, 3) frame and wait for its turn; False once the user closed the window."""
+    def show(self, frame: np.ndarray, handle_events: bool = True, fps: float | None = None) -> bool:
+        """Draw one (H, W, 3) frame and wait for its turn; False once the user closed the window.
+
+        handle_events=False leaves the event queue to the caller (sim/viewer.py reads the keys);
+        fps overrides the rate for this frame (playback speed, a paused screen).
+        """
         pg = self._pygame
-        for event in pg.event.get():
+        for event in pg.event.get() if handle_events else ():
             if event.type == pg.QUIT or (event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q)):
                 self.close()
         if self.closed:
@@ -42,7 +46,7 @@ class Window:
             self._screen = pg.display.set_mode((width, height))
         pg.surfarray.blit_array(self._screen, np.ascontiguousarray(frame.swapaxes(0, 1)))
         pg.display.flip()
-        self._clock.tick(self.fps)
+        self._clock.tick(fps or self.fps)
         return True
 
     def close(self) -> None:
