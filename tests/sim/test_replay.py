@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pygame
 import pytest
+from PIL import Image, ImageSequence
 
 import agents
 from sim import make_env
@@ -103,6 +104,11 @@ def test_bad_replay_files(tmp_path):
         Replay.load(tmp_path / "old.json")
 
 
+def gif_frames(path):
+    with Image.open(path) as gif:
+        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+
+
 def test_cli_save_replay_then_replay(tmp_path):
     env = dict(os.environ, SDL_VIDEODRIVER="dummy")
 
@@ -111,12 +117,15 @@ def test_cli_save_replay_then_replay(tmp_path):
                               timeout=120, env=env, cwd=ROOT)
 
     saved = run_sim("--scenario", "merge", "--agent", "idm", "--episodes", "1", "--seed", "2",
-                    "--save-replay", str(tmp_path / "r.json"))
+                    "--save-replay", str(tmp_path / "r.json"), "--record", str(tmp_path / "a.gif"))
     assert saved.returncode == 0, saved.stderr
     assert "saved a replay of 1 episodes" in saved.stdout
-    replayed = run_sim("--replay", str(tmp_path / "r.json"), "--record", str(tmp_path / "r.gif"))
+    replayed = run_sim("--replay", str(tmp_path / "r.json"), "--record", str(tmp_path / "b.gif"))
     assert replayed.returncode == 0, replayed.stderr
-    length = Replay.load(tmp_path / "r.json").episodes[0].actions
-    assert f"recorded {len(length) + 1} frames" in replayed.stdout and "(replay)" in replayed.stdout
+    actions = Replay.load(tmp_path / "r.json").episodes[0].actions
+    assert f"recorded {len(actions) + 1} frames" in replayed.stdout and "(replay)" in replayed.stdout
+    original, again = (gif_frames(tmp_path / name) for name in ("a.gif", "b.gif"))
+    assert len(original) == len(again) == len(actions) + 1
+    assert all(np.array_equal(a, b) for a, b in zip(original, again)), "another process re-renders the same frames"
     missing = run_sim("--replay", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "no replay file" in missing.stderr and "Traceback" not in missing.stderr
