@@ -155,6 +155,8 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.suite and (args.replay or args.save_replay):
+        parser.error("--replay and --save-replay apply to watched episodes, not to --suite")
     if args.suite:
         return score_suite(parser, args)
     if args.workers or args.ray:
