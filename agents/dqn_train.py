@@ -65,8 +65,15 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
     next_eval = (agent.steps // eval_every + 1) * eval_every
 
-    # SIGTERM (a scheduler stopping the job) is handled like Ctrl-C: save, then exit cleanly.
-    previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and SIGTERM only raise a flag that the loop checks between steps. An exception
+    # raised mid-way through the vector env's send/receive would leave a worker's reply unread,
+    # and closing the workers would then wait for it forever.
+    stop = {"requested": False}
+
+    def request_stop(signum, frame):
+        stop["requested"] = True
+
+    previous_handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
     eval_seconds = 0.0  # kept apart so that "train_seconds" is the wall-clock of learning alone
@@ -78,7 +85,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         with Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("train", total=total_steps, completed=agent.steps, scenario=agent.scenario,
                                 sps=0.0, ret=0.0, crash=0.0)
-            while agent.steps < total_steps:
+            while agent.steps < total_steps and not stop["requested"]:
                 epsilon = c.epsilon(agent.steps, total_steps)
                 greedy = learner.q_values(obs).argmax(axis=1)
                 explore = rng.random(c.n_envs) < epsilon
@@ -134,12 +141,13 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                         agent.save(run_dir)
                     bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
                                       f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
-    except KeyboardInterrupt:
-        stopped = True
-        agent.save(run_dir / "last")
-        print(f"interrupted at step {agent.steps}: saved {run_dir / 'last'}; continue with --resume {run_dir}")
+        if stop["requested"]:
+            stopped = True
+            agent.save(run_dir / "last")
+            print(f"interrupted at step {agent.steps}: saved {run_dir / 'last'}; continue with --resume {run_dir}")
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
         venv.close()
         writer.close()
     return {"steps": agent.steps, "stopped": stopped, "history": history,
