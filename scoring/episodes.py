@@ -139,14 +139,12 @@ def _play(task: Task, checkpoint: str | None, env_seed: int) -> tuple[dict, dict
     import agents
     from agents.base import read_config
     from sim import make_env
-    from sim.isolation import restore_vehicle_classes
     from sim.rollout import play_episodes
     from sim.score import score_for
 
     scenario = task.scenario.load()
     cls = agents.get_class(task.agent.name)
     config = read_config(checkpoint) if checkpoint else {}
-    restore_vehicle_classes()  # an earlier intersection episode in this worker must not leak in
     env = make_env(scenario, obs=config.get("obs", cls.default_obs), seed=env_seed)
     try:
         agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)

@@ -5,7 +5,7 @@ highway-env's IntersectionEnv writes IDM parameters onto the vehicle *class* whe
 (intersection_env.py, _make_vehicles: `vehicle_type.DISTANCE_WANTED = 7`, COMFORT_ACC_MAX = 6,
 COMFORT_ACC_MIN = -3). Every env built later in that process, and the idm baseline, then drive
 with them: the same seed gives a different highway episode after an intersection episode than
-in a fresh process. Calling restore_vehicle_classes() before building an env removes that.
+in a fresh process. make_env's reset wrapper calls restore_vehicle_classes() before every reset.
 """
 
 from __future__ import annotations
