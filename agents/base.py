@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+
+from sim.files import write_json_atomic
 
 CONFIG_FILE = "config.json"
 
@@ -84,16 +85,3 @@ def read_config(path: str | os.PathLike) -> dict:
     if not isinstance(config, dict):
         raise AgentError(f"{file} is corrupt: expected a JSON object")
     return config
-
-
-def write_json_atomic(file: Path, data: dict | list) -> None:
-    """Write to a temp file in the same folder, then rename: an interrupt never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are shared files
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
-from agents.base import AgentError, read_config, write_json_atomic
+from agents.base import AgentError, read_config
+from sim.files import atomic_write, write_json_atomic
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
@@ -32,15 +32,7 @@ def package_versions() -> dict:
 def save_checkpoint(folder: str | os.PathLike, state: dict, config: dict) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MODEL_FILE}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, folder / MODEL_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(folder / MODEL_FILE, lambda out: torch.save(state, out))
     write_json_atomic(folder / "config.json", {**config, "format_version": FORMAT_VERSION, "versions": package_versions()})
     return folder
 

@@ -10,8 +10,6 @@ A shard is one compressed .npz per (split, scenario):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sim.camera import in_view
+from sim.files import atomic_write
 
 SHARD_KEYS = ("frames", "truth", "view", "seed", "step")
 
@@ -29,15 +28,7 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
     if missing:
         raise ValueError(f"shard is missing {sorted(missing)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **{k: arrays[k] for k in SHARD_KEYS})
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda out: np.savez_compressed(out, **{k: arrays[k] for k in SHARD_KEYS}))
 
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from perception.encoder import Encoder, EncoderConfig
+from sim.files import atomic_write, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = "default"
@@ -41,9 +41,9 @@ def save_encoder(encoder: Encoder, name_or_path: str | os.PathLike, card: dict) 
     pt, js = weights_paths(name_or_path)
     pt.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
-    _atomic(pt, lambda f: torch.save(state, f))
+    atomic_write(pt, lambda f: torch.save(state, f))
     card = {**card, "architecture": encoder.config_dict(), "sha256": file_sha256(pt)}
-    _atomic(js, lambda f: f.write(json.dumps(card, indent=2).encode() + b"\n"))
+    write_json_atomic(js, card, sort_keys=False)
     return pt
 
 
@@ -68,15 +68,3 @@ def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str 
     except (RuntimeError, TypeError, AttributeError) as err:
         raise WeightsError(f"{pt} does not match the architecture in {js.name}: {str(err).splitlines()[0]}") from None
     return encoder.to(device).eval()
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; shipped files are for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,11 +10,10 @@ reads it and skips the keys already there, so no episode is lost or played twice
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from scoring.episodes import record_key
+from sim.files import write_text_atomic
 
 RESULTS_FILE = "results.json"
 
@@ -51,14 +50,7 @@ class Results:
         self.folder.mkdir(parents=True, exist_ok=True)
         lines = ",\n".join(json.dumps(r, sort_keys=True) for r in self.sorted_records())
         text = '{"header": ' + json.dumps(self.header, sort_keys=True) + ',\n"episodes": [\n' + lines + "\n]}\n"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{RESULTS_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, text)
 
     @classmethod
     def load(cls, folder: Path) -> "Results":

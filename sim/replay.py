@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sim.files import write_json_atomic
 
 FORMAT_VERSION = 1
 
@@ -68,16 +69,7 @@ class Replay:
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         data = {"format": FORMAT_VERSION, **asdict(self)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, separators=(",", ":"))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json_atomic(path, data, indent=None, sort_keys=False, separators=(",", ":"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Replay":

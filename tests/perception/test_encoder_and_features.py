@@ -1,9 +1,5 @@
 import os
-import pickle
-import subprocess
-import sys
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -14,7 +10,7 @@ from perception import collect
 from perception.dataset import perception_targets
 from perception.encoder import Encoder, EncoderConfig, perception_loss
 from perception.features import EncoderExtractor
-from perception.weights import WEIGHTS_DIR, WeightsError, load_encoder, save_encoder
+from perception.weights import WeightsError, load_encoder, save_encoder
 from sim import make_env, make_vec_env
 
 
