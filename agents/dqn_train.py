@@ -24,18 +24,17 @@ from agents.base import write_json_atomic
 from agents.replay import NStepCollector, ReplayBuffer
 from sim import make_env, make_vec_env
 from sim.rollout import play_episodes
+from sim.table import summary
 
 EVAL_FIRST_SEED = 900_000  # held out from training (training envs use seed * 1000 + worker)
 
 
-def evaluate(agent, episodes: int, encoder=None) -> dict:
-    """Greedy episodes on fixed held-out seeds: success / collision rates and mean return."""
-    env = make_env(agent.scenario, obs=agent.dqn_config.obs, encoder=encoder)
-    records = play_episodes(env, agent, range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
+def evaluate(policy, scenario: str, obs: str, episodes: int, encoder=None) -> dict:
+    """Greedy episodes on fixed held-out seeds: success / collision rates, mean return (sim.table.summary)."""
+    env = make_env(scenario, obs=obs, encoder=encoder)
+    records = play_episodes(env, policy, range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
     env.close()
-    outcomes = [r["outcome"] for r in records]
-    return {"success_rate": outcomes.count("success") / episodes, "collision_rate": outcomes.count("collision") / episodes,
-            "mean_return": float(np.mean([r["episode_return"] for r in records]))}
+    return summary(records)
 
 
 def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
@@ -127,7 +126,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                 if agent.steps >= next_eval or agent.steps >= total_steps:
                     next_eval += eval_every
                     eval_start = time.perf_counter()
-                    scores = evaluate(agent, eval_episodes, encoder)
+                    scores = evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder)
                     eval_seconds += time.perf_counter() - eval_start
                     result = {"steps": agent.steps, "train_seconds": round(time.perf_counter() - start - eval_seconds, 1),
                               **scores}

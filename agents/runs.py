@@ -52,7 +52,7 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
             raise AgentError("--set cannot change a run being resumed (its schedule must stay the same)")
         obs = checkpoint_obs(run_dir / "last")
         agent = agent_class.load(run_dir / "last", make_env(scenario, obs=obs), device=device)
-        total = max(budget, read_config(run_dir / "last").get("total_steps", budget)) if not steps else budget
+        total = steps or agent.total_steps or budget  # the interrupted run's budget keeps its schedule
     else:
         run_dir = runs_dir / scenario / agent_class.name / (run or time.strftime("%Y%m%d-%H%M%S"))
         if run_dir.exists():

@@ -26,26 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SCENARIO = "merge"
-EVAL_FIRST_SEED = 900_000
+SCENARIO = "merge"  # evaluation seeds: agents.dqn_train.EVAL_FIRST_SEED.., the same for every method
 
 
-def evaluate_policy(act, obs_mode: str, episodes: int) -> dict:
-    from sim import make_env
-    from sim.rollout import play_episodes
+class SB3Policy:
+    """An SB3 model behind the policy interface sim.rollout plays."""
 
-    class Policy:
-        def reset(self):
-            pass
+    def __init__(self, model) -> None:
+        self.model = model
 
-        def act(self, obs, deterministic=True):
-            return act(obs)
+    def reset(self) -> None:
+        pass
 
-    env = make_env(SCENARIO, obs=obs_mode)
-    records = play_episodes(env, Policy(), range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
-    outcomes = [r["outcome"] for r in records]
-    return {"success_rate": outcomes.count("success") / episodes, "collision_rate": outcomes.count("collision") / episodes,
-            "mean_return": float(np.mean([r["episode_return"] for r in records]))}
+    def act(self, obs, deterministic: bool = True) -> int:
+        return int(self.model.predict(obs, deterministic=True)[0])
 
 
 def run_ours(seed: int, steps: int, every: int, episodes: int, workdir: Path) -> list[dict]:
@@ -62,6 +56,8 @@ def run_ours(seed: int, steps: int, every: int, episodes: int, workdir: Path) ->
 def run_sb3(method: str, seed: int, steps: int, every: int, episodes: int) -> list[dict]:
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents.dqn_train import evaluate
 
     from sim import make_vec_env
 
@@ -87,7 +83,7 @@ def run_sb3(method: str, seed: int, steps: int, every: int, episodes: int) -> li
             if self.num_timesteps >= self.next:
                 self.next += every
                 t0 = time.perf_counter()
-                scores = evaluate_policy(lambda o: int(model.predict(o, deterministic=True)[0]), obs_mode, episodes)
+                scores = evaluate(SB3Policy(model), SCENARIO, obs_mode, episodes)
                 self.eval_seconds += time.perf_counter() - t0
                 history.append({"steps": self.num_timesteps,
                                 "train_seconds": round(time.perf_counter() - self.start - self.eval_seconds, 1), **scores})
