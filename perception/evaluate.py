@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch  # noqa: F401  (tensors flow through predict)
+import torch
 from rich.console import Console
 from rich.table import Table
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from perception.device import resolve_device
 from perception.encoder import Encoder, EncoderConfig, decode, perception_loss
 from perception.evaluate import evaluate_split
 from perception.metrics import score
-from perception.weights import save_encoder
+from perception.weights import load_encoder, save_encoder
 
 
 def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, np.ndarray, np.ndarray]:
@@ -134,14 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
                    Path("runs/perception") / args.name)
-    from perception.weights import load_encoder
-
     encoder = load_encoder(args.name)  # the best epoch, as shipped
     manifest_file = args.data / "manifest.json"
     data_card = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
     data_card.pop("shards", None)
     card = {
-        "command": "python -m perception.train " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+        "command": "python -m perception.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": {**data_card, "train_samples": result["train_samples"], "val_samples": result["val_samples"]},
         "recipe": result["recipe"],
         "best_epoch": result["best"]["epoch"],
