@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--train", action="store_true", help="train the agent on the scenario; saves runs/<scenario>/<agent>/<run>/")
     training.add_argument("--steps", type=int_at_least(1), help="training budget in env steps (default: the scenario's)")
     training.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (default: auto = cuda if present)")
+    training.add_argument("--eval-every", type=int_at_least(1), default=5_000, metavar="N",
+                          help="evaluate on held-out seeds every N env steps; the best evaluation is the run's checkpoint (default: 5000)")
+    training.add_argument("--eval-episodes", type=int_at_least(1), default=20, metavar="N",
+                          help="held-out episodes per evaluation (default: 20)")
+    training.add_argument("--finetune-encoder", action="store_true",
+                          help="SB3 agents: train the perception encoder too (the policy then sees camera frames)")
     training.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter, e.g. --set learning_rate=3e-4")
     parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
@@ -137,14 +143,22 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
     """--train: train (or --resume) a learning agent; Ctrl-C saves and says how to resume."""
     import signal
 
+    import agents
     from agents.runs import train_agent
+    from agents.sb3 import SB3Agent
     from perception.device import resolve_device
 
     # SIGTERM behaves as Ctrl-C from the start, so that a stop during set-up also ends cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        settings = parse_settings(args.set)
+        if args.finetune_encoder:
+            if not issubclass(agent_class, SB3Agent):
+                raise agents.AgentError(f"--finetune-encoder applies to the SB3 agents, not {agent_class.name!r}")
+            settings["finetune_encoder"] = True
         run_dir = train_agent(agent_class, args.scenario, args.steps, resolve_device(args.device), args.run,
-                              args.resume, parse_settings(args.set), args.seed)
+                              args.resume, settings, args.seed, eval_every=args.eval_every,
+                              eval_episodes=args.eval_episodes)
     except KeyboardInterrupt:
         print("interrupted before training started: nothing to save", file=sys.stderr)
         return 130
@@ -206,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     agent = None
     if replay is None:
         try:
-            agent = agent_class.load(checkpoint, env) if checkpoint else agent_class(env, seed=args.seed)
+            agent = agent_class.load(checkpoint, env, scenario=scenario.name) if checkpoint else agent_class(env, seed=args.seed)
         except agents.AgentError as err:
             parser.error(str(err))
         if checkpoint:

@@ -12,8 +12,9 @@ import gymnasium as gym
 from agents.base import Agent, AgentError
 from agents.baselines import IDMAgent, RandomAgent
 from agents.dqn import DQNAgent
+from agents.sb3 import SB3_AGENTS
 
-REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, IDMAgent, RandomAgent)}
+REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, IDMAgent, RandomAgent)}
 
 
 def names() -> list[str]:

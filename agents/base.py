@@ -67,7 +67,8 @@ class Agent(ABC):
         return folder
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: gym.Env) -> "Agent":
+    def load(cls, path: str | os.PathLike, env: gym.Env, scenario: str | None = None) -> "Agent":
+        """The agent saved in `path`, for `env` (learning agents also check it was trained on `scenario`)."""
         config = read_config(path)
         if config.get("agent") != cls.name:
             raise AgentError(f"{path} holds a {config.get('agent')!r} checkpoint, not {cls.name!r}")

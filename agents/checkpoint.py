@@ -52,3 +52,44 @@ def load_checkpoint(folder: str | os.PathLike, agent: str) -> tuple[dict, dict]:
     except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
         raise AgentError(f"cannot load {Path(folder) / MODEL_FILE}: {str(err).splitlines()[0]}") from None
     return state, config
+
+
+def perception_hash() -> str | None:
+    """Short hash of the installed perception weights, recorded in checkpoints trained on features."""
+    from perception.weights import WEIGHTS_DIR, file_sha256
+
+    path = WEIGHTS_DIR / "default.pt"
+    return file_sha256(path)[:16] if path.exists() else None
+
+
+def checkpoint_obs_shape(state: dict) -> tuple:
+    return tuple(int(n) for n in state.get("obs_shape", torch.tensor([])).tolist())
+
+
+def check_trained_on(folder, config: dict, state: dict, env, scenario: str | None = None) -> None:
+    """Refuse a checkpoint whose input does not fit `env`, whose features came from other
+    perception weights, or (when `scenario` is given) that was trained on another scenario.
+    A variant may play its base scenario's checkpoint (generalisation suites do)."""
+    obs = config.get("obs")
+    if env.observation_space.shape != checkpoint_obs_shape(state):
+        raise AgentError(f"{folder} was trained on obs={obs!r} {checkpoint_obs_shape(state)}; "
+                         f"this env gives {env.observation_space.shape}")
+    if obs == "features" and config.get("perception_weights") not in (None, perception_hash()):
+        raise AgentError(f"{folder} was trained on other perception weights than the installed ones")
+    trained = config.get("scenario")
+    if scenario is not None and trained is not None and trained not in scenario_lineage(scenario):
+        raise AgentError(f"{folder} was trained on scenario {trained!r}, not {scenario!r}")
+
+
+def scenario_lineage(scenario: str) -> list[str]:
+    """The scenario and the bases it overrides: `highway-dense` -> [highway-dense, highway]."""
+    import scenarios
+
+    names = [scenario]
+    try:
+        while (base := scenarios.get(names[-1]).base) is not None:
+            names.append(base)
+    except scenarios.ScenarioError:
+        pass  # a suite variant not in the catalog: only its own name
+    return names
+

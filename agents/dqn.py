@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
 from perception.encoder import Encoder
 from perception.weights import load_encoder
 
@@ -109,7 +109,7 @@ def td_targets(q_target_next: torch.Tensor, q_online_next: torch.Tensor, returns
 
 
 class DQNLearner:
-    """The networks, the optimiser and one gradient update. Training loops live in agents/training.py."""
+    """The networks, the optimiser and one gradient update. The training loop lives in agents/dqn_train.py."""
 
     def __init__(self, config: DQNConfig, observation_space: gym.spaces.Box, n_actions: int,
                  device: torch.device, encoder: Encoder | None = None) -> None:
@@ -233,17 +233,14 @@ class DQNAgent(Agent):
         return save_checkpoint(path, state, self.config())
 
     @classmethod
-    def load(cls, path, env: gym.Env, device: str | torch.device = "cpu") -> "DQNAgent":
+    def load(cls, path, env: gym.Env, device: str | torch.device = "cpu", scenario: str | None = None) -> "DQNAgent":
+        """The agent saved in `path`, for `env`; with `scenario`, refuses one trained on another scenario."""
         state, config = load_checkpoint(path, cls.name)
         try:
             dqn_config = DQNConfig.from_dict(config["dqn"])
         except (KeyError, TypeError) as err:
             raise AgentError(f"{path}/config.json has no valid 'dqn' settings ({err})") from None
-        if env.observation_space.shape != checkpoint_obs_shape(state):
-            raise AgentError(f"{path} was trained on obs={dqn_config.obs!r} {checkpoint_obs_shape(state)}; "
-                             f"this env gives {env.observation_space.shape}")
-        if dqn_config.obs == "features" and config.get("perception_weights") not in (None, perception_hash()):
-            raise AgentError(f"{path} was trained on other perception weights than the installed ones")
+        check_trained_on(path, config, state, env, scenario)
         agent = cls(env, seed=config.get("seed"), config=dqn_config, device=device, scenario=config.get("scenario"))
         try:
             agent.learner.load_state_dict(state["learner"])
@@ -253,13 +250,3 @@ class DQNAgent(Agent):
         agent.total_steps = config.get("total_steps")
         return agent
 
-
-def checkpoint_obs_shape(state: dict) -> tuple:
-    return tuple(int(n) for n in state.get("obs_shape", torch.tensor([])).tolist())
-
-
-def perception_hash() -> str | None:
-    from perception.weights import WEIGHTS_DIR, file_sha256
-
-    path = WEIGHTS_DIR / "default.pt"
-    return file_sha256(path)[:16] if path.exists() else None

@@ -1,40 +1,21 @@
 """The DQN training loop: vector-env collection, n-step replay, updates, evaluation, checkpoints.
 
-Layout of a run folder (runs/<scenario>/dqn/<run>/):
-    model.pt, config.json   the best checkpoint so far (by held-out success, then return)
-    last/                   the latest state, for --resume (also written on Ctrl-C / SIGTERM)
-    metrics.json            every evaluation
-    events.*                TensorBoard: SPS, losses, Q-values, epsilon, returns, outcomes
+The run folder's layout and bookkeeping are agents/training.py's, shared with the SB3 agents.
 """
 
 from __future__ import annotations
 
-import json
-import signal
 import time
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.tensorboard import SummaryWriter
 
-from agents.base import write_json_atomic
 from agents.replay import NStepCollector, ReplayBuffer
-from sim import make_env, make_vec_env
-from sim.rollout import play_episodes
-from sim.table import summary
-
-EVAL_FIRST_SEED = 900_000  # held out from training (training envs use seed * 1000 + worker)
-
-
-def evaluate(policy, scenario: str, obs: str, episodes: int, encoder=None) -> dict:
-    """Greedy episodes on fixed held-out seeds: success / collision rates, mean return (sim.table.summary)."""
-    env = make_env(scenario, obs=obs, encoder=encoder)
-    records = play_episodes(env, policy, range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
-    env.close()
-    return summary(records)
+from agents.training import RunFolder, evaluate, progress_bar, stop_requests
+from sim import make_vec_env
 
 
 def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
@@ -43,8 +24,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     c, learner = agent.dqn_config, agent.learner
     if agent.device.type == "cpu" and c.obs != "camera":
         torch.set_num_threads(1)  # batches of a small MLP: thread hand-offs cost more than they save
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(run_dir)
     encoder = None
     if c.obs == "features":
         from perception.weights import load_encoder
@@ -57,97 +37,74 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, c.priority_alpha if c.prioritized else 0.0, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)
     rng = np.random.default_rng(seed + agent.steps)
-    writer = SummaryWriter(str(run_dir))
-    history_file = run_dir / "metrics.json"
-    history = json.loads(history_file.read_text()) if history_file.exists() else []
-    best = max((h["success_rate"], h["mean_return"]) for h in history) if history else (-1.0, -np.inf)
+    writer = SummaryWriter(str(run.path))
     recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
     next_eval = (agent.steps // eval_every + 1) * eval_every
 
-    # Ctrl-C and SIGTERM only raise a flag that the loop checks between steps. An exception
-    # raised mid-way through the vector env's send/receive would leave a worker's reply unread,
-    # and closing the workers would then wait for it forever.
-    stop = {"requested": False}
-
-    def request_stop(signum, frame):
-        stop["requested"] = True
-
-    previous_handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
     eval_seconds = 0.0  # kept apart so that "train_seconds" is the wall-clock of learning alone
-    columns = [TextColumn("dqn {task.fields[scenario]}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-               TextColumn("{task.fields[sps]:.0f} sps  return {task.fields[ret]:.2f}  crash {task.fields[crash]:.0%}"),
-               TimeRemainingColumn()]
     stopped = False
     try:
-        with Progress(*columns, disable=not progress) as bar:
-            task = bar.add_task("train", total=total_steps, completed=agent.steps, scenario=agent.scenario,
-                                sps=0.0, ret=0.0, crash=0.0)
-            while agent.steps < total_steps and not stop["requested"]:
-                epsilon = c.epsilon(agent.steps, total_steps)
-                greedy = learner.q_values(obs).argmax(axis=1)
-                explore = rng.random(c.n_envs) < epsilon
-                actions = np.where(explore, rng.integers(0, learner.n_actions, c.n_envs), greedy)
-                next_obs, rewards, dones, infos = venv.step(actions)
-                for i in range(c.n_envs):
-                    truncated = bool(infos[i].get("TimeLimit.truncated", False))
-                    final = infos[i]["terminal_observation"] if dones[i] else next_obs[i]
-                    for transition in nstep.add(i, obs[i], int(actions[i]), float(rewards[i]), final, bool(dones[i]), truncated):
-                        buffer.add(*transition)
-                    if dones[i] and "episode" in infos[i]:
-                        episode = infos[i]["episode"]
-                        recent.append((episode["episode_return"], episode["outcome"] == "collision"))
-                        writer.add_scalar("episode/return", episode["episode_return"], agent.steps)
-                        writer.add_scalar("episode/length", episode["length"], agent.steps)
-                        writer.add_scalar("episode/success", float(episode["outcome"] == "success"), agent.steps)
-                        writer.add_scalar("episode/collision", float(episode["outcome"] == "collision"), agent.steps)
-                obs = next_obs
-                agent.steps += c.n_envs
+        with stop_requests() as stop:
+            bar, task = progress_bar("dqn", agent.scenario, total_steps, agent.steps, progress)
+            with bar:
+                while agent.steps < total_steps and not stop["requested"]:
+                    epsilon = c.epsilon(agent.steps, total_steps)
+                    greedy = learner.q_values(obs).argmax(axis=1)
+                    explore = rng.random(c.n_envs) < epsilon
+                    actions = np.where(explore, rng.integers(0, learner.n_actions, c.n_envs), greedy)
+                    next_obs, rewards, dones, infos = venv.step(actions)
+                    for i in range(c.n_envs):
+                        truncated = bool(infos[i].get("TimeLimit.truncated", False))
+                        final = infos[i]["terminal_observation"] if dones[i] else next_obs[i]
+                        for transition in nstep.add(i, obs[i], int(actions[i]), float(rewards[i]), final, bool(dones[i]), truncated):
+                            buffer.add(*transition)
+                        if dones[i] and "episode" in infos[i]:
+                            episode = infos[i]["episode"]
+                            recent.append((episode["episode_return"], episode["outcome"] == "collision"))
+                            writer.add_scalar("episode/return", episode["episode_return"], agent.steps)
+                            writer.add_scalar("episode/length", episode["length"], agent.steps)
+                            writer.add_scalar("episode/success", float(episode["outcome"] == "success"), agent.steps)
+                            writer.add_scalar("episode/collision", float(episode["outcome"] == "collision"), agent.steps)
+                    obs = next_obs
+                    agent.steps += c.n_envs
 
-                ready = agent.steps >= c.learning_starts and buffer.size >= min(c.learning_starts, c.buffer_size)
-                if ready and (agent.steps // c.n_envs) % c.train_every == 0:
-                    for _ in range(c.gradient_steps):
-                        batch, indices, weights = buffer.sample(c.batch_size, c.beta(agent.steps, total_steps))
-                        td, logs = learner.update(batch, weights)
-                        buffer.update_priorities(indices, td)
-                    if learner.updates % 100 == 0:
-                        for key, value in logs.items():
-                            writer.add_scalar(f"train/{key}", value, agent.steps)
-                        writer.add_scalar("train/epsilon", epsilon, agent.steps)
-                sps = (agent.steps - start_steps) / (time.perf_counter() - start)
-                if agent.steps % (c.n_envs * 50) == 0:
-                    writer.add_scalar("charts/sps", sps, agent.steps)
-                if recent:
-                    bar.update(task, completed=agent.steps, sps=sps, ret=float(np.mean([r for r, _ in recent])),
-                               crash=float(np.mean([k for _, k in recent])))
-                else:
-                    bar.update(task, completed=agent.steps, sps=sps)
-                if agent.steps >= next_eval or agent.steps >= total_steps:
-                    next_eval += eval_every
-                    eval_start = time.perf_counter()
-                    scores = evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder)
-                    eval_seconds += time.perf_counter() - eval_start
-                    result = {"steps": agent.steps, "train_seconds": round(time.perf_counter() - start - eval_seconds, 1),
-                              **scores}
-                    history.append(result)
-                    write_json_atomic(history_file, history)
-                    for key in ("success_rate", "collision_rate", "mean_return"):
-                        writer.add_scalar(f"eval/{key}", result[key], agent.steps)
-                    agent.save(run_dir / "last")
-                    if (result["success_rate"], result["mean_return"]) > best:
-                        best = (result["success_rate"], result["mean_return"])
-                        agent.save(run_dir)
-                    bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
-                                      f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
-        if stop["requested"]:
-            stopped = True
-            agent.save(run_dir / "last")
-            print(f"interrupted at step {agent.steps}: saved {run_dir / 'last'}; continue with --resume {run_dir}")
+                    ready = agent.steps >= c.learning_starts and buffer.size >= min(c.learning_starts, c.buffer_size)
+                    if ready and (agent.steps // c.n_envs) % c.train_every == 0:
+                        for _ in range(c.gradient_steps):
+                            batch, indices, weights = buffer.sample(c.batch_size, c.beta(agent.steps, total_steps))
+                            td, logs = learner.update(batch, weights)
+                            buffer.update_priorities(indices, td)
+                        if learner.updates % 100 == 0:
+                            for key, value in logs.items():
+                                writer.add_scalar(f"train/{key}", value, agent.steps)
+                            writer.add_scalar("train/epsilon", epsilon, agent.steps)
+                    sps = (agent.steps - start_steps) / (time.perf_counter() - start)
+                    if agent.steps % (c.n_envs * 50) == 0:
+                        writer.add_scalar("charts/sps", sps, agent.steps)
+                    if recent:
+                        bar.update(task, completed=agent.steps, sps=sps, ret=float(np.mean([r for r, _ in recent])),
+                                   crash=float(np.mean([k for _, k in recent])))
+                    else:
+                        bar.update(task, completed=agent.steps, sps=sps)
+                    if agent.steps >= next_eval or agent.steps >= total_steps:
+                        next_eval += eval_every
+                        eval_start = time.perf_counter()
+                        scores = evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder)
+                        eval_seconds += time.perf_counter() - eval_start
+                        result = {"steps": agent.steps, "train_seconds": round(time.perf_counter() - start - eval_seconds, 1),
+                                  **scores}
+                        run.record(agent, result)
+                        for key in ("success_rate", "collision_rate", "mean_return"):
+                            writer.add_scalar(f"eval/{key}", result[key], agent.steps)
+                        bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
+                                          f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
+            if stop["requested"]:
+                stopped = True
+                run.save_interrupted(agent, agent.steps)
     finally:
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
         venv.close()
         writer.close()
-    return {"steps": agent.steps, "stopped": stopped, "history": history,
+    return {"steps": agent.steps, "stopped": stopped, "history": run.history,
             "seconds": round(time.perf_counter() - start, 1)}

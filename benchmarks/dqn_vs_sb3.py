@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SCENARIO = "merge"  # evaluation seeds: agents.dqn_train.EVAL_FIRST_SEED.., the same for every method
+SCENARIO = "merge"  # evaluation seeds: agents.training.EVAL_FIRST_SEED.., the same for every method
 
 
 class SB3Policy:
@@ -57,7 +57,7 @@ def run_sb3(method: str, seed: int, steps: int, every: int, episodes: int) -> li
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from agents.dqn_train import evaluate
+    from agents.training import evaluate
 
     from sim import make_vec_env
 

@@ -1,0 +1,315 @@
+"""stable-baselines3's PPO, A2C, SAC and DQN behind the sandbox's Agent interface.
+
+Same inputs, run folders, evaluation, metrics and viewer as our DQN, so a comparison differs
+only in the algorithm. Inputs (settings `obs`):
+  features    the frozen pretrained encoder's features, computed once per vector step for all
+              workers (sim.make_vec_env); the policy is an MLP on them.
+  camera      frames; the encoder sits inside the policy as perception.features.EncoderExtractor,
+              frozen unless `finetune_encoder: true` (which also turns `features` into `camera`).
+  kinematics  the ground-truth array, scaled and flattened (the oracle input).
+
+Checkpoints are ours (agents/checkpoint.py: state dicts + config.json, loaded with
+weights_only=True), never SB3's pickled zip. A resumed run keeps its step count and schedules;
+the replay buffer of SAC / sb3-dqn is not saved and refills after a resume.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import A2C, DQN, PPO, SAC
+from stable_baselines3.common.save_util import recursive_getattr
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.base import Agent, AgentError
+from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
+from agents.dqn import KINEMATICS_SCALE
+
+OBS_MODES = ("features", "camera", "kinematics")
+# Settings of ours, next to the algorithm's own constructor arguments.
+OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False}
+# Constructor arguments that are not hyperparameters (or that the adapter sets itself).
+NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
+                "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs", "replay_buffer_class",
+                "replay_buffer_kwargs", "action_noise", "stats_window_size"}
+AT_MOST_ONE = {"gamma", "gae_lambda", "tau", "clip_range", "exploration_fraction", "exploration_initial_eps",
+               "exploration_final_eps"}
+NUMBER_WITH_INT_DEFAULT = {"max_grad_norm"}  # SB3's DQN writes its default as 10
+SETTINGS_FILE = Path(__file__).with_name("sb3.yaml")
+
+
+class KinematicsExtractor(BaseFeaturesExtractor):
+    """(B, V, 6) ground-truth arrays -> (B, 6V), each column divided by its scale (all O(1))."""
+
+    def __init__(self, observation_space: gym.spaces.Box) -> None:
+        super().__init__(observation_space, features_dim=int(np.prod(observation_space.shape)))
+        self.register_buffer("scale", KINEMATICS_SCALE.clone(), persistent=False)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return (observations / self.scale).flatten(1)
+
+
+def algorithm_defaults(algorithm) -> dict:
+    """The SB3 constructor's hyperparameters and their defaults."""
+    return {name: p.default for name, p in inspect.signature(algorithm.__init__).parameters.items()
+            if name not in NOT_SETTINGS}
+
+
+def _check_value(agent: str, key: str, value: Any, default: Any) -> Any:
+    """One setting against the type and range its default implies; returns it (ints as floats where needed)."""
+    where = f"{agent} setting {key}={value!r}"
+    if key == "obs":
+        if value not in OBS_MODES:
+            raise AgentError(f"{where}: expected one of {', '.join(OBS_MODES)}")
+        return value
+    if key == "net_arch":
+        if not (isinstance(value, list) and value and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)):
+            raise AgentError(f"{where}: expected a list of layer sizes, e.g. [256, 256]")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise AgentError(f"{where}: expected true or false")
+        return value
+    if isinstance(default, str):  # SAC's "auto" entropy settings, or a number
+        if isinstance(value, str) and value.startswith("auto"):
+            return value
+        default = 0.0 if key == "ent_coef" else -math.inf
+    if default is None and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AgentError(f"{where}: expected a finite number")
+    if isinstance(default, int) and key not in NUMBER_WITH_INT_DEFAULT and not isinstance(value, int):
+        raise AgentError(f"{where}: expected an integer")
+    lowest = min(default, 1) if isinstance(default, int) else (-math.inf if default == -math.inf else 0)
+    if key == "learning_rate" and value <= 0 or value < lowest:
+        raise AgentError(f"{where}: expected a {'positive' if lowest > 0 or key == 'learning_rate' else 'non-negative'} number")
+    if key in AT_MOST_ONE and value > 1:
+        raise AgentError(f"{where}: expected a number in [0, 1]")
+    return value
+
+
+class SB3Settings:
+    """Validated settings of one SB3 agent: ours (OWN_DEFAULTS) and the algorithm's own."""
+
+    agent: ClassVar[str]
+    algorithm: ClassVar[type]
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    @property
+    def obs(self) -> str:
+        return self.values["obs"]
+
+    @classmethod
+    def defaults(cls) -> dict:
+        return {**OWN_DEFAULTS, **algorithm_defaults(cls.algorithm)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SB3Settings":
+        defaults = cls.defaults()
+        unknown = sorted(set(values) - set(defaults))
+        if unknown:
+            raise AgentError(f"unknown {cls.agent} setting(s) {', '.join(unknown)}; valid: {', '.join(defaults)}")
+        merged = {**defaults, **{k: _check_value(cls.agent, k, v, defaults[k]) for k, v in values.items()}}
+        if merged["finetune_encoder"]:
+            if merged["obs"] == "kinematics":
+                raise AgentError(f"{cls.agent}: finetune_encoder needs camera frames (obs features or camera), not kinematics")
+            merged["obs"] = "camera"  # the encoder sits in the policy and sees the frames
+        return cls(merged)
+
+    def algorithm_kwargs(self) -> dict:
+        return {k: v for k, v in self.values.items() if k not in OWN_DEFAULTS}
+
+    def policy(self, observation_space: gym.Space) -> tuple[str, dict]:
+        """(SB3 policy name, policy_kwargs) for this input."""
+        kwargs: dict = {"net_arch": list(self.values["net_arch"])}
+        if self.obs == "camera":
+            from perception.features import EncoderExtractor
+
+            kwargs.update(features_extractor_class=EncoderExtractor,
+                          features_extractor_kwargs={"finetune": self.values["finetune_encoder"]})
+            return "CnnPolicy", kwargs
+        if self.obs == "kinematics":
+            kwargs["features_extractor_class"] = KinematicsExtractor
+        return "MlpPolicy", kwargs
+
+
+class _SpacesOnly(gym.Env):
+    """Stands in for the env when an SB3 model is built only to act: it has the spaces, and
+    stepping it is a bug."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.observation_space, self.action_space = observation_space, action_space
+
+    def reset(self, *, seed=None, options=None):
+        raise RuntimeError("an acting SB3 model has no env to reset")
+
+    def step(self, action):
+        raise RuntimeError("an acting SB3 model has no env to step")
+
+
+class SB3Agent(Agent):
+    """An SB3 algorithm as an Agent. Subclasses name the algorithm and its action space."""
+
+    algorithm: ClassVar[type]
+    config_class: ClassVar[type[SB3Settings]]
+    action_kind: ClassVar[type]  # gym.spaces.Discrete or gym.spaces.Box
+    default_obs = "features"
+    trainable = True
+
+    def __init__(self, env: gym.Env, seed: int | None = None, config: SB3Settings | None = None,
+                 device: str | torch.device = "cpu", scenario: str | None = None) -> None:
+        super().__init__(env, seed)
+        if not isinstance(env.action_space, self.action_kind):
+            wanted = "continuous" if self.action_kind is gym.spaces.Box else "discrete"
+            others = "sac" if wanted == "discrete" else "ppo, a2c or sb3-dqn"
+            raise AgentError(f"{self.name} needs {wanted} actions; {scenario or 'this env'} has {env.action_space} "
+                             f"(use {others})")
+        self.settings = config or self.config_class.from_dict(self.default_settings(scenario) if scenario else {})
+        self.device = torch.device(device) if not isinstance(device, torch.device) else device
+        self.scenario = scenario
+        self.obs_shape = tuple(env.observation_space.shape)
+        self.steps = 0  # env steps trained
+        self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
+        # Acting needs the policy only: no rollout data, and a replay buffer of one transition.
+        spaces = DummyVecEnv([lambda: _SpacesOnly(env.observation_space, env.action_space)])
+        self.model = self.build_model(spaces, seed=seed, buffer_size=1)
+
+    def build_model(self, venv, seed: int | None, buffer_size: int | None = None):
+        """The SB3 model for these settings on `venv` (an SB3 VecEnv)."""
+        kwargs = self.settings.algorithm_kwargs()
+        if buffer_size is not None and "buffer_size" in kwargs:
+            kwargs["buffer_size"] = buffer_size
+        policy, policy_kwargs = self.settings.policy(venv.observation_space)
+        try:
+            return self.algorithm(policy, venv, policy_kwargs=policy_kwargs, seed=seed, device=self.device, verbose=0,
+                                  **kwargs)
+        except (AssertionError, ValueError, TypeError) as err:
+            raise AgentError(f"{self.name} settings rejected by stable-baselines3: {err}") from None
+
+    @classmethod
+    def default_settings(cls, scenario: str) -> dict:
+        """Per-(agent, scenario) hyperparameters from agents/sb3.yaml, over the agent's defaults there."""
+        import yaml
+
+        table = (yaml.safe_load(SETTINGS_FILE.read_text(encoding="utf-8")) or {}).get(cls.name) or {}
+        return {**(table.get("defaults") or {}), **((table.get("scenarios") or {}).get(scenario) or {})}
+
+    # --- acting -----------------------------------------------------------------------------
+
+    def _obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return self.model.policy.obs_to_tensor(np.asarray(obs))[0]
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
+        action, _ = self.model.policy.predict(np.asarray(obs), deterministic=deterministic)
+        return int(action) if self.action_kind is gym.spaces.Discrete else np.asarray(action, dtype=np.float32)
+
+    # --- training ---------------------------------------------------------------------------
+
+    def learn(self, total_steps: int, **kwargs) -> None:
+        from agents.sb3_train import train_sb3
+
+        train_sb3(self, total_steps, **kwargs)
+
+    def training_state(self) -> dict:
+        """Everything a checkpoint holds: SB3's own list of state dicts and tensors to save."""
+        state_dicts, tensors = self.model._get_torch_save_params()
+        state = {name: recursive_getattr(self.model, name).state_dict() for name in state_dicts}
+        state.update({name: recursive_getattr(self.model, name).detach().clone() for name in tensors})
+        return state
+
+    def load_training_state(self, state: dict) -> None:
+        state_dicts, tensors = self.model._get_torch_save_params()
+        for name in state_dicts:
+            if name == "policy" or name in state:  # optimiser states are absent from exports
+                recursive_getattr(self.model, name).load_state_dict(state[name])
+        with torch.no_grad():
+            for name in tensors:
+                if name in state:
+                    recursive_getattr(self.model, name).copy_(state[name])
+
+    def config(self) -> dict:
+        return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.settings.obs,
+                "settings": self.settings.values, "steps": self.steps, "total_steps": self.total_steps,
+                "updates": int(getattr(self.model, "_n_updates", 0)), "perception_weights": perception_hash()}
+
+    def save(self, path) -> Path:
+        state = {"model": self.training_state(), "obs_shape": torch.tensor(self.obs_shape)}
+        return save_checkpoint(path, state, self.config())
+
+    @classmethod
+    def load(cls, path, env: gym.Env, device: str | torch.device = "cpu", scenario: str | None = None) -> "SB3Agent":
+        state, config = load_checkpoint(path, cls.name)
+        try:
+            settings = cls.config_class.from_dict(config["settings"])
+        except (KeyError, TypeError, AgentError) as err:
+            raise AgentError(f"{path}/config.json has no valid {cls.name} settings ({err})") from None
+        check_trained_on(path, config, state, env, scenario)
+        agent = cls(env, seed=config.get("seed"), config=settings, device=device, scenario=config.get("scenario"))
+        try:
+            agent.load_training_state(state["model"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise AgentError(f"{path}/model.pt does not fit a {cls.name} policy: {str(err).splitlines()[0]}") from None
+        agent.steps = int(config.get("steps", 0))
+        agent.total_steps = config.get("total_steps")
+        agent.model.num_timesteps = agent.steps
+        agent.model._n_updates = int(config.get("updates", 0))
+        return agent
+
+
+class _DiscreteActorCritic(SB3Agent):
+    action_kind = gym.spaces.Discrete
+
+    def action_probabilities(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            distribution = self.model.policy.get_distribution(self._obs_tensor(obs))
+            return distribution.distribution.probs[0].cpu().numpy()
+
+
+def _settings_for(agent: str, algorithm) -> type[SB3Settings]:
+    return type(f"{algorithm.__name__}Settings", (SB3Settings,), {"agent": agent, "algorithm": algorithm})
+
+
+class PPOAgent(_DiscreteActorCritic):
+    name = "ppo"
+    description = "stable-baselines3 PPO on perception features (discrete meta-actions)"
+    algorithm = PPO
+    config_class = _settings_for("ppo", PPO)
+
+
+class A2CAgent(_DiscreteActorCritic):
+    name = "a2c"
+    description = "stable-baselines3 A2C on perception features (discrete meta-actions)"
+    algorithm = A2C
+    config_class = _settings_for("a2c", A2C)
+
+
+class SACAgent(SB3Agent):
+    name = "sac"
+    description = "stable-baselines3 SAC on perception features (continuous actions, e.g. racetrack)"
+    algorithm = SAC
+    config_class = _settings_for("sac", SAC)
+    action_kind = gym.spaces.Box
+
+
+class SB3DQNAgent(SB3Agent):
+    name = "sb3-dqn"
+    description = "stable-baselines3 DQN on perception features: the reference for our dqn"
+    algorithm = DQN
+    config_class = _settings_for("sb3-dqn", DQN)
+    action_kind = gym.spaces.Discrete
+
+    def action_values(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.model.q_net(self._obs_tensor(obs))[0].cpu().numpy()
+
+
+SB3_AGENTS = (PPOAgent, A2CAgent, SACAgent, SB3DQNAgent)

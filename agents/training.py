@@ -1,0 +1,96 @@
+"""What every training loop shares: held-out evaluation, the run folder's bookkeeping
+(metrics.json, last/ and best checkpoints), Ctrl-C/SIGTERM as a stop request, the progress bar.
+
+Layout of a run folder (runs/<scenario>/<agent>/<run>/):
+    model.pt, config.json   the best checkpoint so far (by held-out success, then return)
+    last/                   the latest state, for --resume (also written on Ctrl-C / SIGTERM)
+    metrics.json            every evaluation
+    events.*                TensorBoard curves
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from sim import make_env
+from sim.files import write_json_atomic
+from sim.rollout import play_episodes
+from sim.table import summary
+
+EVAL_FIRST_SEED = 900_000  # held out from training (training envs use seed * 1000 + worker)
+
+
+def evaluate(policy, scenario: str, obs: str, episodes: int, encoder=None) -> dict:
+    """Greedy episodes on fixed held-out seeds: success / collision rates, mean return and speed."""
+    env = make_env(scenario, obs=obs, encoder=encoder)
+    records = play_episodes(env, policy, range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
+    env.close()
+    return summary(records)
+
+
+class RunFolder:
+    """A run folder's evaluation history and checkpoints; reloads both on --resume."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.history_file = self.path / "metrics.json"
+        self.history: list[dict] = json.loads(self.history_file.read_text()) if self.history_file.exists() else []
+        self.best = max((self._rank(h) for h in self.history), default=(-1.0, float("-inf")))
+
+    @staticmethod
+    def _rank(result: dict) -> tuple[float, float]:
+        return result["success_rate"], result["mean_return"]
+
+    def record(self, agent, result: dict) -> bool:
+        """Append an evaluation, save last/ and, if it is the best so far, the top-level checkpoint."""
+        self.history.append(result)
+        write_json_atomic(self.history_file, self.history)
+        agent.save(self.path / "last")
+        if self._rank(result) > self.best:
+            self.best = self._rank(result)
+            agent.save(self.path)
+            return True
+        return False
+
+    def save_interrupted(self, agent, steps: int) -> None:
+        agent.save(self.path / "last")
+        print(f"interrupted at step {steps}: saved {self.path / 'last'}; continue with --resume --run {self.path.name}")
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """Ctrl-C and SIGTERM set a flag that the loop checks between steps, instead of raising.
+
+    An exception raised mid-way through the vector env's send/receive would leave a worker's
+    reply unread, and closing the workers would then wait for it forever.
+    """
+    stop = {"requested": False}
+
+    def request_stop(signum, frame):
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def progress_bar(agent: str, scenario: str, total: int, completed: int, enabled: bool = True) -> tuple[Progress, int]:
+    """A rich progress bar for training (steps, steps/s, recent return and crash rate, ETA) and its task id.
+
+    Update it with bar.update(task, completed=steps, sps=..., ret=..., crash=...).
+    """
+    columns = [TextColumn(f"{agent} {scenario}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("{task.fields[sps]:.0f} sps  return {task.fields[ret]:.2f}  crash {task.fields[crash]:.0%}"),
+               TimeRemainingColumn()]
+    bar = Progress(*columns, disable=not enabled)
+    task = bar.add_task("train", total=total, completed=completed, sps=0.0, ret=0.0, crash=0.0)
+    return bar, task
