@@ -3,7 +3,7 @@
 
     python run_sim.py --scenario merge --agent idm --episodes 3
     python run_sim.py --scenario highway --agent random --record out.mp4
-    python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume]
+    python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume] [--replays]
     python run_sim.py --scenario merge --agent dqn --train [--steps N] [--device auto] [--resume]
     python run_sim.py --scenario merge --agent dqn          # plays the best trained (or shipped) checkpoint
     python run_sim.py --scenario merge --agent dqn --save-replay ep.json; python run_sim.py --replay ep.json
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--ray", metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
     suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped (suites and --train)")
     suite.add_argument("--run", metavar="NAME", help="run folder name under reports/<suite>/ or runs/<scenario>/<agent>/ (default: date-time)")
+    suite.add_argument("--replays", action="store_true", help="also save a replay file of every scored episode "
+                       "(<report folder>/replays/<agent>/<scenario>/<seed>-<episode>.json; watch one with --replay)")
     suite.add_argument("--reports", default="reports", metavar="DIR", help="where run folders go (default: reports)")
     return parser
 
@@ -114,7 +116,7 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except (scenarios.ScenarioError, agents.AgentError, ResultsError, ValueError) as err:
         parser.error(str(err))
     workers = args.workers or os.cpu_count() or 1
-    outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray)
+    outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray, replays=args.replays)
     print(f"{outcome['ran']} episodes in {outcome['seconds']:.1f} s ({outcome['skipped']} already done) -> {results.path}")
     if outcome["interrupted"]:
         print(f"interrupted: continue with --suite {args.suite} --resume --run {results.folder.name} (same --agent list)", file=sys.stderr)
@@ -123,6 +125,8 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     write_reports(results, labels, [s.name for s in suite.scenarios])
     print((results.folder / "leaderboard.md").read_text(encoding="utf-8"))
     print(f"reports: {results.folder}/leaderboard.md, results.csv, scores.png")
+    if args.replays:
+        print(f"replays: {results.folder}/replays/ (watch one: python run_sim.py --replay FILE)")
     return 0
 
 
@@ -170,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.suite and (args.replay or args.save_replay):
-        parser.error("--replay and --save-replay apply to watched episodes, not to --suite")
+        parser.error("--replay and --save-replay apply to watched episodes; with --suite, --replays saves every scored episode's")
+    if args.replays and not args.suite:
+        parser.error("--replays applies with --suite; to save watched episodes use --save-replay PATH")
     if args.suite:
         return score_suite(parser, args)
     if args.workers or args.ray:
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("--replay cannot be combined with --train or --save-replay")
             replay = Replay.load(args.replay)
             args.scenario, args.agent = replay.scenario, replay.agent
-        scenario = scenarios.get(args.scenario)
+        scenario = replay.load_scenario() if replay else scenarios.get(args.scenario)
         agent_class = agents.get_class(args.agent)
         if args.train:
             return train(parser, args, agent_class)

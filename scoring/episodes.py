@@ -41,6 +41,7 @@ class Task:
     scenario: SuiteScenario
     seed: int  # suite seed
     episode: int  # index of the episode for this (scenario, seed)
+    replay: bool = False  # also return the episode's replay (sim/replay.py) in record["replay"]
 
     @property
     def key(self) -> tuple:
@@ -121,7 +122,7 @@ def run_task(task: Task) -> dict:
     }
     try:
         checkpoint, record["checkpoint_hash"] = task.agent.checkpoint_for(task.scenario.name)
-        metrics, score = _play(task, checkpoint, record["env_seed"])
+        metrics, score, replay = _play(task, checkpoint, record["checkpoint_hash"], record["env_seed"])
     except Exception as err:  # noqa: BLE001  an agent's bug must not stop the suite
         where = traceback.extract_tb(err.__traceback__)[-1]
         error = f"{type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno})"
@@ -132,25 +133,38 @@ def run_task(task: Task) -> dict:
         "driving_score": score["driving_score"],
         "score": score,
         "metrics": metrics,
-    }
+    } | ({"replay": replay} if replay is not None else {})
 
 
-def _play(task: Task, checkpoint: str | None, env_seed: int) -> tuple[dict, dict]:
+def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tuple[dict, dict, dict | None]:
+    """(metrics, score, replay as a dict or None) of one episode."""
+    import dataclasses
+
     import agents
     from agents.base import read_config
     from sim import make_env
+    from sim.replay import Replay
     from sim.rollout import play_episodes
     from sim.score import score_for
+    from sim.viewer import Viewer
 
     scenario = task.scenario.load()
     cls = agents.get_class(task.agent.name)
     config = read_config(checkpoint) if checkpoint else {}
-    env = make_env(scenario, obs=config.get("obs", cls.default_obs), seed=env_seed)
+    obs = config.get("obs", cls.default_obs)
+    env = make_env(scenario, obs=obs, seed=env_seed)
+    replay = None
     try:
         agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)
-        (episode,) = play_episodes(env, agent, [env_seed])
+        if task.replay:  # the viewer's loop without a screen: it logs the actions and the values chosen from
+            variant = None if task.scenario.base is None else {"base": task.scenario.base,
+                                                               "overrides": dict(task.scenario.overrides)}
+            replay = Replay(scenario.name, obs, cls.name, checkpoint, digest, variant=variant)
+            (episode,) = Viewer(env, agent, [env_seed], log=replay).run()
+        else:
+            (episode,) = play_episodes(env, agent, [env_seed])
     finally:
         env.close()
     score = score_for(episode, scenario).as_dict()
     metrics = {k: v for k, v in episode.items() if k not in ("speeds", "r", "l", "t", "seed")}
-    return metrics, score
+    return metrics, score, None if replay is None else dataclasses.asdict(replay)

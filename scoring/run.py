@@ -13,18 +13,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scenarios.suite import Suite
 from scoring.backends import run_processes, run_ray
 from scoring.episodes import AgentSpec, Task
+from sim.replay import Replay
 from scoring.results import Results, ResultsError
 
 
-def plan(suite: Suite, specs: list[AgentSpec]) -> list[Task]:
+def plan(suite: Suite, specs: list[AgentSpec], replays: bool = False) -> list[Task]:
     """Every task of the suite, in a fixed order: agent, scenario, seed, episode."""
     return [
-        Task(spec, scenario, seed, episode)
+        Task(spec, scenario, seed, episode, replays)
         for spec in specs
         for scenario in suite.scenarios
         for seed in suite.seeds
         for episode in range(suite.episodes)
     ]
+
+
+def replay_path(folder: Path, record: dict) -> Path:
+    """Where a scored episode's replay goes: <run>/replays/<agent>/<scenario>/<seed>-<episode>.json."""
+    path = folder / "replays" / record["agent"] / record["scenario"] / f"{record['seed']}-{record['episode']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def default_run_name() -> str:
@@ -73,12 +81,15 @@ def run_suite(
     workers: int = 1,
     ray_address: str | None = None,
     console: Console | None = None,
+    replays: bool = False,
 ) -> dict:
     """Run the tasks missing from results; returns {"ran", "skipped", "seconds", "interrupted"}.
 
+    replays: also save each episode's replay file under the run folder (replay_path).
+
     Ctrl-C stops cleanly: every finished episode is already on disk; --resume continues."""
     console = console or Console(stderr=True)
-    tasks = plan(suite, specs)
+    tasks = plan(suite, specs, replays)
     todo = [t for t in tasks if t.key not in results]
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False
@@ -94,6 +105,9 @@ def run_suite(
         bar = progress.add_task(f"{suite.name}", total=len(tasks), completed=skipped)
         try:
             for record in stream:
+                replay = record.pop("replay", None)
+                if replay is not None:
+                    Replay.from_dict(replay).save(replay_path(results.folder, record))
                 results.add(record)
                 ran += 1
                 progress.update(bar, advance=1, description=f"{suite.name}: {record['agent']} {record['scenario']}")

@@ -5,6 +5,7 @@ A replay is a small JSON file:
     {"format": 1, "scenario": "merge", "obs": "features", "agent": "dqn",
      "checkpoint": "zoo/merge/dqn", "checkpoint_hash": "3f2a...",   (null for baselines)
      "value_kind": "action values",
+     "variant": null,            or {"base": "highway", "overrides": {...}} for a suite's variant
      "episodes": [{"seed": 0, "complete": true,
                    "actions": [1, 3, ...],          ints, or lists of floats (continuous)
                    "values": [[q0, q1, ...], ...]}]} the action values drawn each step (or nulls)
@@ -12,7 +13,9 @@ A replay is a small JSON file:
 The environment is deterministic given its seed and the actions, so feeding the actions back
 re-creates every frame; the stored action values redraw the bar chart the agent showed.
 Episodes cut short (restart, next, quit) are kept with "complete": false, so a replay shows
-exactly what the viewer showed. Written to a temp name and renamed.
+exactly what the viewer showed. Scored suite episodes are saved the same way (run_sim.py
+--suite ... --replays); a suite's variant, which is not a catalog name, is carried in
+"variant". Written to a temp name and renamed.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ class Replay:
     checkpoint_hash: str | None = None
     value_kind: str = "action values"  # or "action probabilities": the chart's label
     episodes: list[ReplayEpisode] = field(default_factory=list)
+    variant: dict | None = None  # {"base": name, "overrides": {...}} when scenario is not in the catalog
+
+    def load_scenario(self):
+        """The Scenario the episodes were played on: a catalog one, or the suite variant it records."""
+        from scenarios.catalog import get, variant
+
+        if self.variant is None:
+            return get(self.scenario)
+        return variant(self.variant["base"], self.scenario, self.variant["overrides"])
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -82,12 +94,18 @@ class Replay:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ReplayError(f"{path} is not a replay file of format {FORMAT_VERSION}")
         try:
-            episodes = [ReplayEpisode(int(e["seed"]), list(e["actions"]), list(e["values"]), bool(e["complete"]))
-                        for e in data["episodes"]]
-            return cls(str(data["scenario"]), str(data["obs"]), str(data["agent"]), data.get("checkpoint"),
-                       data.get("checkpoint_hash"), str(data.get("value_kind", "action values")), episodes)
+            return cls.from_dict(data)
         except (KeyError, TypeError, ValueError) as err:
             raise ReplayError(f"{path} is a corrupt replay file ({err!r})") from None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Replay":
+        """A replay from its JSON form (what save() writes, or dataclasses.asdict of one)."""
+        episodes = [ReplayEpisode(int(e["seed"]), list(e["actions"]), list(e["values"]), bool(e["complete"]))
+                    for e in data["episodes"]]
+        return cls(str(data["scenario"]), str(data["obs"]), str(data["agent"]), data.get("checkpoint"),
+                   data.get("checkpoint_hash"), str(data.get("value_kind", "action values")), episodes,
+                   data.get("variant"))
 
 
 def check_replay_path(path: str | os.PathLike) -> Path:

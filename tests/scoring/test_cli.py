@@ -130,3 +130,26 @@ def test_smoke_suite_ranks_idm_above_random(tmp_path, capsys):
     )
     board = (tmp_path / "smoke" / "s" / "leaderboard.md").read_text()
     assert board.index("| 1 | idm |") < board.index("| 2 | random |")
+
+
+def test_scored_episodes_save_replays_that_re_render_the_same_episode(tmp_path, capsys):
+    """--replays: each scored episode, a suite variant included, re-renders from its file with the
+    metrics it was scored with (same outcome, steps and return)."""
+    suite = tmp_path / "variant.yaml"
+    suite.write_text("description: a variant\nseeds: {first: 1000000, count: 2}\nepisodes: 1\n"
+                     "scenarios: [{name: merge-busy, base: merge, config: {vehicles_count: 6}}]\n")
+    assert run_sim.main(["--suite", str(suite), "--agent", "random", "--reports", str(tmp_path), "--run", "r",
+                         "--replays", "--workers", "2"]) == 0
+    folder = tmp_path / "variant" / "r"
+    files = sorted((folder / "replays" / "random" / "merge-busy").glob("*.json"))
+    assert [f.name for f in files] == ["1000000-0.json", "1000001-0.json"]
+    scored = {r["seed"]: r["metrics"] for r in episodes(folder)}
+    for file in files:
+        replay = json.loads(file.read_text())
+        assert replay["variant"] == {"base": "merge", "overrides": {"config": {"vehicles_count": 6}}}
+        capsys.readouterr()
+        assert run_sim.main(["--replay", str(file), "--no-window"]) == 0
+        out = capsys.readouterr().out
+        seed = int(file.stem.split("-")[0])
+        assert "1 episodes: " in out and f"mean return {scored[seed]['episode_return']:.2f}" in out
+        assert len(replay["episodes"][0]["actions"]) == scored[seed]["length"]
