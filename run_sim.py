@@ -140,6 +140,11 @@ def parse_settings(pairs: list[str]) -> dict:
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         settings[key] = yaml.safe_load(value)
+        if isinstance(settings[key], str):
+            try:  # YAML reads 3e-4 (no decimal point) as a string; a user means the number
+                settings[key] = float(settings[key])
+            except ValueError:
+                pass
     return settings
 
 

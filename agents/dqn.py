@@ -202,6 +202,7 @@ class DQNAgent(Agent):
         self.obs_shape = tuple(env.observation_space.shape)
         self.steps = 0  # env steps trained
         self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
+        self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
 
     @staticmethod
     def default_settings(scenario: str) -> dict:
@@ -226,6 +227,7 @@ class DQNAgent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.dqn_config.obs,
                 "dqn": asdict(self.dqn_config), "steps": self.steps, "total_steps": self.total_steps,
+                "train_seconds": self.train_seconds,
                 "perception_weights": perception_hash()}
 
     def save(self, path) -> Path:
@@ -248,5 +250,6 @@ class DQNAgent(Agent):
             raise AgentError(f"{path}/model.pt does not fit a dqn network: {str(err).splitlines()[0]}") from None
         agent.steps = int(config.get("steps", 0))
         agent.total_steps = config.get("total_steps")
+        agent.train_seconds = float(config.get("train_seconds", 0.0))
         return agent
 

@@ -14,7 +14,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.replay import NStepCollector, ReplayBuffer
-from agents.training import RunFolder, evaluate, progress_bar, stop_requests
+from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
 
@@ -43,7 +43,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
 
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
-    eval_seconds = 0.0  # kept apart so that "train_seconds" is the wall-clock of learning alone
+    clock = TrainingClock(agent)
     stopped = False
     try:
         with stop_requests() as stop:
@@ -90,11 +90,9 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                         bar.update(task, completed=agent.steps, sps=sps)
                     if agent.steps >= next_eval or agent.steps >= total_steps:
                         next_eval += eval_every
-                        eval_start = time.perf_counter()
-                        scores = evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder)
-                        eval_seconds += time.perf_counter() - eval_start
-                        result = {"steps": agent.steps, "train_seconds": round(time.perf_counter() - start - eval_seconds, 1),
-                                  **scores}
+                        result = {"steps": agent.steps, "train_seconds": clock.tick()}
+                        with clock.paused():
+                            result.update(evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder))
                         run.record(agent, result)
                         for key in ("success_rate", "collision_rate", "mean_return"):
                             writer.add_scalar(f"eval/{key}", result[key], agent.steps)
@@ -102,6 +100,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                                           f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
             if stop["requested"]:
                 stopped = True
+                clock.tick()
                 run.save_interrupted(agent, agent.steps)
     finally:
         venv.close()

@@ -179,6 +179,7 @@ class SB3Agent(Agent):
         self.obs_shape = tuple(env.observation_space.shape)
         self.steps = 0  # env steps trained
         self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
+        self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
         # Acting needs the policy only: no rollout data, and a replay buffer of one transition.
         spaces = DummyVecEnv([lambda: _SpacesOnly(env.observation_space, env.action_space)])
         self.model = self.build_model(spaces, seed=seed, buffer_size=1)
@@ -239,6 +240,7 @@ class SB3Agent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.settings.obs,
                 "settings": self.settings.values, "steps": self.steps, "total_steps": self.total_steps,
+                "train_seconds": self.train_seconds,
                 "updates": int(getattr(self.model, "_n_updates", 0)), "perception_weights": perception_hash()}
 
     def save(self, path) -> Path:
@@ -260,6 +262,7 @@ class SB3Agent(Agent):
             raise AgentError(f"{path}/model.pt does not fit a {cls.name} policy: {str(err).splitlines()[0]}") from None
         agent.steps = int(config.get("steps", 0))
         agent.total_steps = config.get("total_steps")
+        agent.train_seconds = float(config.get("train_seconds", 0.0))
         agent.model.num_timesteps = agent.steps
         agent.model._n_updates = int(config.get("updates", 0))
         return agent

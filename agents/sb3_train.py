@@ -14,7 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from agents.training import RunFolder, evaluate, progress_bar, stop_requests
+from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
 
@@ -29,7 +29,7 @@ class SandboxCallback(BaseCallback):
         self.bar, self.task = bar, task
         self.next_eval = (agent.steps // eval_every + 1) * eval_every
         self.recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
-        self.start, self.start_steps, self.eval_seconds = time.perf_counter(), agent.steps, 0.0
+        self.clock, self.start, self.start_steps = TrainingClock(agent), time.perf_counter(), agent.steps
 
     def _on_step(self) -> bool:
         agent = self.agent
@@ -37,7 +37,7 @@ class SandboxCallback(BaseCallback):
         for done, info in zip(self.locals["dones"], self.locals["infos"]):
             if done and "episode" in info:
                 self.recent.append((info["episode"]["episode_return"], info["episode"]["outcome"] == "collision"))
-        sps = (agent.steps - self.start_steps) / max(1e-9, time.perf_counter() - self.start - self.eval_seconds)
+        sps = (agent.steps - self.start_steps) / max(1e-9, time.perf_counter() - self.start - self.clock.excluded)
         fields = {"sps": sps}
         if self.recent:
             fields.update(ret=float(np.mean([r for r, _ in self.recent])), crash=float(np.mean([c for _, c in self.recent])))
@@ -49,11 +49,9 @@ class SandboxCallback(BaseCallback):
 
     def evaluate(self) -> None:
         agent = self.agent
-        eval_start = time.perf_counter()
-        scores = evaluate(agent, agent.scenario, agent.settings.obs, self.eval_episodes, self.encoder)
-        self.eval_seconds += time.perf_counter() - eval_start
-        train_seconds = time.perf_counter() - self.start - self.eval_seconds
-        result = {"steps": agent.steps, "train_seconds": round(train_seconds, 1), **scores}
+        result = {"steps": agent.steps, "train_seconds": self.clock.tick()}
+        with self.clock.paused():
+            result.update(evaluate(agent, agent.scenario, agent.settings.obs, self.eval_episodes, self.encoder))
         self.run.record(agent, result)
         for key in ("success_rate", "collision_rate", "mean_return", "mean_speed"):
             self.logger.record(f"eval/{key}", result[key])
@@ -105,6 +103,7 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                                       progress_bar=False)
             if stop["requested"]:
                 stopped = True
+                callback.clock.tick()
                 run.save_interrupted(agent, agent.steps)
             elif not run.history or run.history[-1]["steps"] != agent.steps:
                 callback.evaluate()  # PPO's last rollout may end past the last evaluation

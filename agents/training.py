@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import time
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -61,6 +62,27 @@ class RunFolder:
     def save_interrupted(self, agent, steps: int) -> None:
         agent.save(self.path / "last")
         print(f"interrupted at step {steps}: saved {self.path / 'last'}; continue with --resume --run {self.path.name}")
+
+
+class TrainingClock:
+    """The wall-clock of learning alone [s], evaluations excluded, kept in agent.train_seconds
+    so that it continues across interruptions and resumes."""
+
+    def __init__(self, agent) -> None:
+        self.agent, self.base = agent, agent.train_seconds
+        self.start, self.excluded = time.perf_counter(), 0.0
+
+    def tick(self) -> float:
+        self.agent.train_seconds = round(self.base + time.perf_counter() - self.start - self.excluded, 1)
+        return self.agent.train_seconds
+
+    @contextlib.contextmanager
+    def paused(self):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - began
 
 
 @contextlib.contextmanager

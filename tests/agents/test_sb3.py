@@ -148,6 +148,7 @@ def test_resume_continues_the_step_count_schedule_and_optimiser(tmp_path):
     after = json.loads((run_dir / "last" / "config.json").read_text())
     assert after["steps"] == 128 and after["total_steps"] == 128 and after["updates"] == 4
     assert after["settings"] == first["settings"]
+    assert after["train_seconds"] > first["train_seconds"] > 0, "the training clock continues across a resume"
 
 
 def test_training_uses_the_vector_env_workers(tmp_path):
@@ -194,3 +195,10 @@ def test_ctrl_c_during_sb3_training_saves_and_says_how_to_resume(tmp_path):
     assert process.returncode == 0, err
     assert "Traceback" not in err and "--resume" in out
     assert 0 < json.loads((run_dir / "last" / "config.json").read_text())["steps"] < 100000
+
+
+def test_set_reads_numbers_the_way_users_write_them():
+    import run_sim
+
+    assert run_sim.parse_settings(["learning_rate=3e-4", "n_steps=64", "obs=kinematics", "use_sde=true"]) == {
+        "learning_rate": 3e-4, "n_steps": 64, "obs": "kinematics", "use_sde": True}
