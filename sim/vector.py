@@ -3,6 +3,10 @@
 Returns an SB3 VecEnv (SubprocVecEnv, or DummyVecEnv for one env): a batched step API with
 auto-reset, where info["terminal_observation"] and info["TimeLimit.truncated"] tell a learner
 whether to bootstrap, and info["episode"] carries the metrics of every finished episode.
+
+A worker that dies (killed, out of memory, crashed) ends the run with an EnvWorkerError that
+names it, instead of SB3's bare EOFError / BrokenPipeError; the other workers are then ended
+too, so nothing hangs and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -44,8 +48,7 @@ def make_vec_env(
     if subprocess is None:
         subprocess = n_envs > 1
     if subprocess:
-        # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
-        venv = SubprocVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], start_method="forkserver")
+        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name)
     else:
         venv = DummyVecEnv(env_fns)
     if obs == "features":
@@ -54,6 +57,105 @@ def make_vec_env(
 
         venv = VecFeatures(venv, encoder or load_encoder())
     return venv
+
+
+# What a multiprocessing pipe raises when the process at its other end is gone.
+PIPE_ERRORS = (EOFError, BrokenPipeError, ConnectionResetError)
+WORKER_JOIN_TIMEOUT = 2.0  # [s] to collect a dead worker's exit code, or for a live one to exit
+
+
+class EnvWorkerError(RuntimeError):
+    """An environment worker process died; the vector env cannot go on (it is closed).
+
+    worker: its index; pid; cause: e.g. "killed by SIGKILL" or "exit code 1"."""
+
+    def __init__(self, worker: int, n_envs: int, pid: int | None, scenario: str, cause: str) -> None:
+        self.worker, self.pid, self.cause = worker, pid, cause
+        self.what = f"environment worker {worker} of {n_envs} (pid {pid}, {scenario}) died: {cause}"
+        super().__init__(f"{self.what}; a training run can continue from its last checkpoint with --resume")
+
+
+def exit_cause(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "its pipe closed but the process is still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class _WorkerPipe:
+    """One worker's pipe, as SB3 uses it (send, recv, close), turning a dead peer into EnvWorkerError."""
+
+    def __init__(self, conn, index: int, owner: "WorkerVecEnv") -> None:
+        self.conn, self.index, self.owner = conn, index, owner
+
+    def send(self, message) -> None:
+        try:
+            self.conn.send(message)
+        except PIPE_ERRORS as err:
+            raise self.owner.worker_died(self.index) from err
+
+    def recv(self):
+        try:
+            return self.conn.recv()
+        except PIPE_ERRORS as err:
+            raise self.owner.worker_died(self.index) from err
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class WorkerVecEnv(SubprocVecEnv):
+    """SB3's SubprocVecEnv (forkserver) whose dead workers raise EnvWorkerError, and whose
+    close() never waits on a dead worker (SB3's would raise from it, or block)."""
+
+    def __init__(self, env_fns, scenario: str) -> None:
+        self.scenario, self.dead = scenario, None
+        # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
+        try:
+            super().__init__(env_fns, start_method="forkserver")
+        except PIPE_ERRORS as err:  # worker 0 died before it could describe its spaces
+            self.processes = getattr(self, "processes", [])
+            self.num_envs = len(env_fns)
+            error = self.worker_died(0)
+            self._end_workers()
+            raise error from err
+        self.remotes = tuple(_WorkerPipe(conn, i, self) for i, conn in enumerate(self.remotes))
+
+    def worker_died(self, index: int) -> EnvWorkerError:
+        """The error for worker `index`, whose pipe just broke; marks this vector env as broken."""
+        process = self.processes[index] if index < len(self.processes) else None
+        if process is not None:
+            process.join(WORKER_JOIN_TIMEOUT)  # a pipe breaks a moment before the exit code is known
+        cause = exit_cause(process.exitcode) if process is not None else "never started"
+        self.dead = EnvWorkerError(index, self.num_envs, getattr(process, "pid", None), self.scenario, cause)
+        return self.dead
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self.dead is None:
+            try:
+                super().close()
+                return
+            except EnvWorkerError:  # a worker died while closing: end the others as below
+                pass
+        self._end_workers()
+
+    def _end_workers(self) -> None:
+        # The survivors may be mid-step with a reply nobody will read: SIGKILL, since workers
+        # ignore SIGINT/SIGTERM (_worker_env), and their envs hold nothing worth a clean exit.
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()
+        for process in self.processes:
+            process.join(WORKER_JOIN_TIMEOUT)
+        for remote in getattr(self, "remotes", ()):
+            remote.close()
+        self.closed = True
 
 
 def _worker_env(make):
