@@ -2,6 +2,11 @@
 
 Each backend is a generator of records in completion order; closing it early (Ctrl-C) stops
 submitting, cancels what has not started and leaves the finished records to the caller.
+
+A local worker process that dies (killed, out of memory, crashed) takes the episodes in flight
+with it: the pool is restarted and they run again, one at a time, so that an episode that
+kills its worker again is named in a ScoringWorkerError and the run ends (finished episodes
+are already in results.json; --resume continues).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import os
 import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
 
 from scoring.episodes import Task, run_task
+from sim.vector import exit_cause
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,26 +42,83 @@ def _worker_init() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+MAX_POOL_RESTARTS = 5  # worker deaths tolerated in one run before it stops (something keeps killing them)
+
+
+class ScoringWorkerError(RuntimeError):
+    """A scoring worker process died in a way a restart does not cure; the run stops.
+
+    what: what happened, without the hint on resuming."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what}; the episodes finished so far are kept: --resume continues the run")
+
+
 def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
-    """A pool of `workers` processes (fork: they start in milliseconds with everything imported)."""
+    """A pool of `workers` processes (fork: they start in milliseconds with everything imported).
+
+    If a worker dies, every episode in flight is lost (ProcessPoolExecutor fails them all with
+    BrokenProcessPool, not only the dead worker's): the pool restarts and those episodes run
+    again one at a time, so that a second death pins the episode that causes it."""
     if workers <= 1:
         yield from run_inline(tasks)
         return
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-    pending, queue = set(), list(reversed(tasks))
+    pending: dict = {}  # future -> task
+    queue, suspects, restarts = list(reversed(tasks)), [], 0
     try:
-        # At most 2 tasks per worker in flight, so an interrupt cancels little and leaks nothing.
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                pending.add(pool.submit(run_task, queue.pop()))
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        while queue or suspects or pending:
+            alone = None  # the suspect running on its own, if any
+            if suspects:  # episodes in flight when a worker died: one at a time
+                if not pending:
+                    alone = suspects.pop()
+                    pending[pool.submit(run_task, alone)] = alone
+            else:  # at most 2 tasks per worker in flight, so an interrupt cancels little and leaks nothing
+                while queue and len(pending) < 2 * workers:
+                    pending[pool.submit(run_task, queue[-1])] = queue.pop()
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                done, _ = wait(pending)  # the pool fails every unfinished future at once
+            lost = []
             for future in done:
-                yield future.result()
+                task = pending.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    lost.append(task)
+                else:
+                    yield future.result()
+            if not lost:
+                continue
+            cause = _death_cause(pool)
+            pool.shutdown(wait=True)
+            restarts += 1
+            if alone is not None:
+                raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(alone)} "
+                                         "on its own, after an earlier death with it in flight")
+            if restarts > MAX_POOL_RESTARTS:
+                raise ScoringWorkerError(f"scoring workers died {restarts} times (last: {cause})")
+            print(f"a scoring worker died ({cause}); restarting the pool and running the {len(lost)} "
+                  f"episode(s) in flight again, one at a time", file=sys.stderr)
+            suspects += reversed(lost)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
     finally:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _death_cause(pool: ProcessPoolExecutor) -> str:
+    """How the dead worker ended ("pid 123 killed by SIGKILL"). The pool terminates the others
+    with SIGTERM right after, so a SIGTERM exit is only reported when nothing else is known."""
+    ends = [(pid, process.exitcode) for pid, process in (getattr(pool, "_processes", None) or {}).items()]
+    ends = [(pid, code) for pid, code in ends if code not in (None, 0)]
+    ends.sort(key=lambda end: end[1] == -signal.SIGTERM)
+    return f"pid {ends[0][0]} {exit_cause(ends[0][1])}" if ends else "it ended abruptly"
+
+
+def _describe(task: Task) -> str:
+    return f"agent {task.agent.label} on {task.scenario.name}, seed {task.seed}, episode {task.episode}"
 
 
 def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iterator[dict]:
