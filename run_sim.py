@@ -101,6 +101,7 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     import agents
     import scenarios
     from scenarios.suite import load_suite
+    from scoring.backends import ScoringWorkerError
     from scoring.episodes import resolve_agent
     from scoring.report import write_reports
     from scoring.results import ResultsError
@@ -116,7 +117,12 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except (scenarios.ScenarioError, agents.AgentError, ResultsError, ValueError) as err:
         parser.error(str(err))
     workers = args.workers or os.cpu_count() or 1
-    outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray, replays=args.replays)
+    try:
+        outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray, replays=args.replays)
+    except ScoringWorkerError as err:
+        print(f"run_sim.py: error: {err.what}; the {len(results)} finished episodes are kept in {results.path}: "
+              f"continue with --suite {args.suite} --resume --run {results.folder.name}", file=sys.stderr)
+        return 1
     print(f"{outcome['ran']} episodes in {outcome['seconds']:.1f} s ({outcome['skipped']} already done) -> {results.path}")
     if outcome["interrupted"]:
         print(f"interrupted: continue with --suite {args.suite} --resume --run {results.folder.name} (same --agent list)", file=sys.stderr)
@@ -156,6 +162,7 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
     from agents.runs import train_agent
     from agents.sb3 import SB3Agent
     from perception.device import resolve_device
+    from sim.vector import EnvWorkerError
 
     # SIGTERM behaves as Ctrl-C from the start, so that a stop during set-up also ends cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -171,6 +178,12 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
     except KeyboardInterrupt:
         print("interrupted before training started: nothing to save", file=sys.stderr)
         return 130
+    except EnvWorkerError as err:  # last/ still holds the last periodic checkpoint
+        resume = f"--scenario {args.scenario} --agent {agent_class.name} --train --resume"
+        resume += f" --run {args.run}" if args.run else ""  # without --run, --resume takes the newest run: this one
+        print(f"run_sim.py: error: training stopped: {err.what}; continue from the last checkpoint with {resume}",
+              file=sys.stderr)
+        return 1
     print(f"run folder: {run_dir}  (play it: python run_sim.py --scenario {args.scenario} --agent {agent_class.name})")
     return 0
 
