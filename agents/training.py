@@ -121,13 +121,16 @@ def progress_bar(agent: str, scenario: str, total: int, completed: int, enabled:
 
 
 class VecCrashPenalty(VecEnvWrapper):
-    """Training-only reward shaping: subtract `penalty` from the reward of a step that ends in a collision.
+    """Training-only reward shaping: subtract `penalty` from the last reward of an episode that
+    ends in a collision or off the road (info["episode"]["outcome"], sim/metrics.py).
 
     highway-env's rewards are normalised to [0, 1] per step, so a crash only costs the rewards
     that would have followed: with gamma 0.8 a 5% risk per step is worth 5 m/s more speed on
     highway. The penalty makes safety dominate. Evaluation, info["episode"] (returns, outcomes)
     and TensorBoard's episode returns keep the scenario's own reward.
     """
+
+    FAILURES = ("collision", "offroad")
 
     def __init__(self, venv, penalty: float) -> None:
         super().__init__(venv)
@@ -138,6 +141,6 @@ class VecCrashPenalty(VecEnvWrapper):
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
-        crashed = np.array([bool(info.get("crashed", False)) for info in infos])
-        return obs, rewards - self.penalty * crashed.astype(rewards.dtype), dones, infos
-
+        failed = np.array([bool(done) and info.get("episode", {}).get("outcome") in self.FAILURES
+                           for done, info in zip(dones, infos)])
+        return obs, rewards - self.penalty * failed.astype(rewards.dtype), dones, infos

@@ -202,3 +202,21 @@ def test_set_reads_numbers_the_way_users_write_them():
 
     assert run_sim.parse_settings(["learning_rate=3e-4", "n_steps=64", "obs=kinematics", "use_sde=true"]) == {
         "learning_rate": 3e-4, "n_steps": 64, "obs": "kinematics", "use_sde": True}
+
+
+def test_crash_penalty_shapes_only_the_training_reward_of_a_failed_episode():
+    from agents.training import VecCrashPenalty
+    from sim import make_vec_env
+
+    plain = make_vec_env("highway", 1, obs="kinematics", seed=5)
+    shaped = VecCrashPenalty(make_vec_env("highway", 1, obs="kinematics", seed=5), penalty=10.0)
+    plain.reset(), shaped.reset()
+    for _ in range(30):  # always "faster": this seed's episode ends in a collision
+        _, r_plain, done, info = plain.step(np.array([3]))
+        _, r_shaped, _, info_shaped = shaped.step(np.array([3]))
+        if done[0]:
+            break
+        assert r_shaped[0] == r_plain[0], "steps that do not end in a failure keep their reward"
+    assert info[0]["episode"]["outcome"] == "collision"
+    assert r_shaped[0] == pytest.approx(r_plain[0] - 10.0)
+    assert info_shaped[0]["episode"]["episode_return"] == info[0]["episode"]["episode_return"], "metrics keep the scenario's reward"
