@@ -81,6 +81,10 @@ def read_config(path: str | os.PathLike) -> dict:
         config = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AgentError(f"no checkpoint at {path} ({CONFIG_FILE} missing)") from None
+    except NotADirectoryError:  # e.g. --checkpoint run/model.pt
+        raise AgentError(f"{path} is a file; a checkpoint is a folder holding {CONFIG_FILE} (and model.pt)") from None
+    except OSError as err:  # permissions, or a folder named config.json
+        raise AgentError(f"cannot read {file}: {err.strerror or err}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise AgentError(f"{file} is corrupt: {err}") from None
     if not isinstance(config, dict):
