@@ -2,19 +2,24 @@
 
 config.json holds the agent name, scenario, obs mode, hyperparameters, training progress, the
 perception weights' hash and package versions. model.pt loads with weights_only=True, so a
-checkpoint never runs code. Both files are written to temp names and renamed.
+checkpoint never runs code. Both files are written to temp names and renamed only once both
+are complete (sim/files.py): a full disk or a kill leaves the previous checkpoint loadable.
+
+FORMAT_VERSION counts changes of this layout. A checkpoint from a newer sandbox is refused with
+"upgrade"; one without a version this sandbox ever wrote is refused as unknown.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 from pathlib import Path
 
 import torch
 
-from agents.base import AgentError, read_config
-from sim.files import atomic_write, write_json_atomic
+from agents.base import CONFIG_FILE, AgentError, read_config
+from sim.files import atomic_write_all, json_text, state_file_error
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
@@ -31,27 +36,53 @@ def package_versions() -> dict:
 
 def save_checkpoint(folder: str | os.PathLike, state: dict, config: dict) -> Path:
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / MODEL_FILE, lambda out: torch.save(state, out))
-    write_json_atomic(folder / "config.json", {**config, "format_version": FORMAT_VERSION, "versions": package_versions()})
+    # Serialised in memory first: torch's zip writer masks a failed write (a full disk) with an
+    # unrelated RuntimeError, and the files are then written with plain writes.
+    model = io.BytesIO()
+    torch.save(state, model)
+    text = json_text({**config, "format_version": FORMAT_VERSION, "versions": package_versions()})
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_all({folder / MODEL_FILE: lambda out: out.write(model.getbuffer()),
+                          folder / CONFIG_FILE: lambda out: out.write(text.encode("utf-8"))})
+    except OSError as err:  # full disk, read-only or missing folder: say so in one line, keep what was there
+        raise AgentError(f"cannot save the checkpoint to {folder}: {err.strerror or err}; "
+                         "the checkpoint that was there (if any) is unchanged") from err
     return folder
 
 
 def load_checkpoint(folder: str | os.PathLike, agent: str) -> tuple[dict, dict]:
     """(state dicts, config) of a checkpoint folder, checked to be `agent`'s and of a known format."""
     config = read_config(folder)
+    check_format_version(folder, config.get("format_version"))
     if config.get("agent") != agent:
         raise AgentError(f"{folder} holds a {config.get('agent')!r} checkpoint, not {agent!r}")
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        raise AgentError(f"{folder} has checkpoint format {version!r}; this version reads format {FORMAT_VERSION}")
+    path = Path(folder) / MODEL_FILE
+    if not path.is_file():
+        raise AgentError(f"{folder} has no {MODEL_FILE} (a checkpoint folder holds {MODEL_FILE} and {CONFIG_FILE})")
     try:
-        state = torch.load(Path(folder) / MODEL_FILE, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise AgentError(f"{folder} has no {MODEL_FILE}") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
-        raise AgentError(f"cannot load {Path(folder) / MODEL_FILE}: {str(err).splitlines()[0]}") from None
+        raise AgentError(state_file_error(path, err)) from None
+    if not isinstance(state, dict):
+        raise AgentError(f"{path} holds a {type(state).__name__}, not a checkpoint's dict of state dicts")
     return state, config
+
+
+def check_format_version(folder, version) -> None:
+    """Refuse checkpoints of another layout, telling a newer one (upgrade) from an unknown one."""
+    if type(version) is int and version > FORMAT_VERSION:  # type(): true is not format 1
+        raise AgentError(f"{folder} was written by a newer version of the sandbox (checkpoint format {version}; "
+                         f"this one reads format {FORMAT_VERSION}): upgrade the sandbox (git pull, then "
+                         "pip install -r requirements.txt) to load it")
+    if type(version) is int and 1 <= version < FORMAT_VERSION:
+        raise AgentError(f"{folder} was written by an older version of the sandbox (checkpoint format {version}; "
+                         f"this one reads format {FORMAT_VERSION}): play it with the version that wrote it, or retrain")
+    if type(version) is not int or version != FORMAT_VERSION:
+        found = "no format_version" if version is None else f"format_version {version!r}"
+        raise AgentError(f"{folder} has {found} in {CONFIG_FILE}, which no version of the sandbox wrote "
+                         f"(this one reads format {FORMAT_VERSION}): it was edited or comes from another tool; "
+                         "save it again with agent.save() or retrain")
 
 
 def perception_hash() -> str | None:
@@ -63,7 +94,8 @@ def perception_hash() -> str | None:
 
 
 def checkpoint_obs_shape(state: dict) -> tuple:
-    return tuple(int(n) for n in state.get("obs_shape", torch.tensor([])).tolist())
+    shape = state.get("obs_shape")
+    return tuple(int(n) for n in shape.tolist()) if isinstance(shape, torch.Tensor) else ()
 
 
 def check_trained_on(folder, config: dict, state: dict, env, scenario: str | None = None) -> None:

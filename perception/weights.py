@@ -7,6 +7,7 @@ checked against the architecture the model card describes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 from perception.encoder import Encoder, EncoderConfig
-from sim.files import atomic_write, write_json_atomic
+from sim.files import atomic_write, state_file_error, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = "default"
@@ -41,7 +42,9 @@ def save_encoder(encoder: Encoder, name_or_path: str | os.PathLike, card: dict) 
     pt, js = weights_paths(name_or_path)
     pt.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
-    atomic_write(pt, lambda f: torch.save(state, f))
+    data = io.BytesIO()
+    torch.save(state, data)  # in memory: torch's zip writer would mask a full disk with a RuntimeError
+    atomic_write(pt, lambda f: f.write(data.getbuffer()))
     card = {**card, "architecture": encoder.config_dict(), "sha256": file_sha256(pt)}
     write_json_atomic(js, card, sort_keys=False)
     return pt
@@ -52,16 +55,18 @@ def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str 
     if not pt.exists():
         raise WeightsError(f"no encoder weights at {pt}; train them with `python -m perception.train`")
     try:
-        card = json.loads(js.read_text())
+        card = json.loads(js.read_text(encoding="utf-8"))
         config = EncoderConfig(**card["architecture"])
     except FileNotFoundError:
         raise WeightsError(f"model card {js} is missing (it holds the architecture of {pt.name})") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise WeightsError(f"model card {js} is corrupt: {err}") from None
+    except OSError as err:
+        raise WeightsError(f"cannot read model card {js}: {err.strerror or err}") from None
     try:
         state = torch.load(pt, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated file, not a zip, or pickled code refused by weights_only
-        raise WeightsError(f"cannot load {pt}: {str(err).splitlines()[0]}") from None
+        raise WeightsError(state_file_error(pt, err)) from None
     encoder = Encoder(config)
     try:
         encoder.load_state_dict(state)
