@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from agents.replay import NStepCollector, ReplayBuffer
+from agents.replay import NStepCollector, ReplayBuffer, check_replay_memory, replay_memory_bytes
 from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
@@ -24,6 +24,10 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     c, learner = agent.dqn_config, agent.learner
     if agent.device.type == "cpu" and c.obs != "camera":
         torch.set_num_threads(1)  # batches of a small MLP: thread hand-offs cost more than they save
+    obs_dtype = np.uint8 if c.obs == "camera" else np.float16  # compact replay: never float frames
+    alpha = c.priority_alpha if c.prioritized else 0.0
+    # Before the run folder, the workers or the buffer exist: a refused run leaves nothing behind.
+    check_replay_memory(lambda n: replay_memory_bytes(n, agent.obs_shape, obs_dtype, alpha > 0), c.buffer_size, "dqn")
     run = RunFolder(run_dir)
     encoder = None
     if c.obs == "features":
@@ -33,8 +37,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     seed = agent.seed or 0
     venv = make_vec_env(agent.scenario, c.n_envs, obs=c.obs, seed=seed * 1000 + agent.steps, encoder=encoder)
     space = venv.observation_space
-    obs_dtype = np.uint8 if c.obs == "camera" else np.float16  # compact replay: never float frames
-    buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, c.priority_alpha if c.prioritized else 0.0, seed)
+    buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, alpha, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)
     rng = np.random.default_rng(seed + agent.steps)
     writer = SummaryWriter(str(run.path))

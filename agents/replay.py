@@ -1,12 +1,25 @@
 """Replay memory for DQN: compact storage (uint8 frames, float16 features) and prioritised sampling.
 
+Its size is computed and checked against the available memory before anything is allocated
+(check_replay_memory): numpy's zeros are lazy on Linux, so a buffer too big for the machine
+would otherwise fail (or wake the OOM killer) hours into training, when it fills.
+
 Each entry is an n-step transition: obs, action, discounted reward sum R, next_obs and the
 discount applied to the bootstrap (gamma^k, or 0 when the episode terminated for real).
 """
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
+
+from agents.base import AgentError
+
+MEMORY_SHARE = 0.8  # refuse a replay buffer above this share of the available memory
 
 
 class SumTree:
@@ -128,3 +141,77 @@ class NStepCollector:
         ret = sum(self.gamma**k * r for k, (_, _, r) in enumerate(pending))
         obs, action, _ = pending[0]
         return obs, action, ret, next_obs, bootstrap * self.gamma ** len(pending)
+
+
+# --- memory, checked before allocation ----------------------------------------------------------
+
+def replay_memory_bytes(capacity: int, obs_shape: tuple, obs_dtype, prioritized: bool) -> int:
+    """Bytes a ReplayBuffer(capacity, obs_shape, obs_dtype, alpha > 0 if prioritized) will hold when full."""
+    per_transition = 2 * math.prod(obs_shape) * np.dtype(obs_dtype).itemsize + 8 + 4 + 4  # obs, next_obs, int64 action, R, discount
+    tree = 2 * (1 << max(1, (capacity - 1).bit_length())) * 8 if prioritized else 0  # SumTree's float64 nodes
+    return capacity * per_transition + tree
+
+
+def sb3_replay_memory_bytes(buffer_size: int, observation_space, action_space, optimize_memory_usage: bool) -> int:
+    """Bytes stable-baselines3's ReplayBuffer will hold when full: observations (and next
+    observations unless optimize_memory_usage) in the space's dtype, actions, reward, done, timeout."""
+    obs = math.prod(observation_space.shape) * np.dtype(observation_space.dtype).itemsize
+    action_dtype = np.float32 if np.dtype(action_space.dtype) == np.float64 else np.dtype(action_space.dtype)  # SB3 casts
+    action = max(1, math.prod(action_space.shape or ())) * np.dtype(action_dtype).itemsize
+    return buffer_size * (obs * (1 if optimize_memory_usage else 2) + action + 3 * 4)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still use: MemAvailable (/proc/meminfo), else free pages (sysconf),
+    capped by the container's cgroup limit (containers see the host's memory in /proc/meminfo).
+    None when the system says nothing."""
+    available = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024  # [kB]
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):  # cgroup v1
+        try:
+            limit, usage = int(Path(limit_file).read_text()), int(Path(usage_file).read_text())
+        except (OSError, ValueError):  # absent, or "max" (no limit)
+            continue
+        available = min(available, max(0, limit - usage))
+    return available
+
+
+def check_replay_memory(bytes_for: Callable[[int], int], capacity: int, agent: str, setting: str = "buffer_size",
+                        available: int | None = None) -> None:
+    """Refuse (AgentError) a replay buffer of `capacity` transitions whose size bytes_for(capacity)
+    is above MEMORY_SHARE of the available memory, naming both and a `--set buffer_size=N` that fits."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise AgentError(f"{agent} setting {setting}={capacity!r}: expected a positive integer (transitions)")
+    available = available_memory() if available is None else available
+    needed, limit = bytes_for(capacity), MEMORY_SHARE * (available or 0)
+    if available is None or needed <= limit:
+        return
+    low, high = 0, capacity  # the largest capacity that fits: bytes_for(low) <= limit < bytes_for(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if bytes_for(middle) <= limit else (low, middle)
+    suggestion = low - low % 10 ** max(0, len(str(low)) - 2)  # rounded down to 2 significant digits
+    hint = f"use --set {setting}={suggestion} or less" if suggestion >= 1 else "free some memory first"
+    raise AgentError(f"{agent} replay buffer of {capacity} transitions needs {_size(needed)} ({needed} bytes), "
+                     f"but {_size(available)} ({available} bytes) of memory is available and at most "
+                     f"{MEMORY_SHARE:.0%} of it may be used; {hint}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n} B"

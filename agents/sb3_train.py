@@ -14,6 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from agents.replay import check_replay_memory, sb3_replay_memory_bytes
 from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
@@ -75,6 +76,11 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         agent.total_steps = total_steps
     if agent.device.type == "cpu" and settings.obs != "camera":
         torch.set_num_threads(1)  # batches of a small MLP: thread hand-offs cost more than they save
+    if "buffer_size" in settings.values:  # off-policy (sac, sb3-dqn): before any folder or worker exists
+        model = agent.model
+        check_replay_memory(lambda n: sb3_replay_memory_bytes(n, model.observation_space, model.action_space,
+                                                              settings.values["optimize_memory_usage"]),
+                            settings.values["buffer_size"], agent.name)
     run = RunFolder(run_dir)
     encoder = None
     if settings.obs == "features":

@@ -1,14 +1,19 @@
-"""Reports of a suite run, from its records: leaderboard.md, results.csv and scores.png."""
+"""Reports of a suite run, from its records: leaderboard.md, results.csv and scores.png.
+
+The three are rendered in memory, then written together atomically (sim/files.py): a full
+disk or an interrupt while rewriting them leaves the previous three whole and consistent.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import itertools
-from pathlib import Path
 
 import numpy as np
 
 from scoring.stats import Interval, mean_ci, probability_of_improvement, suite_aggregates, wilson
+from sim.files import atomic_write_all
 
 CSV_FIELDS = (
     "agent",
@@ -114,24 +119,25 @@ def _per_km(value: float) -> str:
     return "-" if value != value else f"{value:.2f}"  # nan: no distance driven (only failed episodes)
 
 
-def write_csv(records: list[dict], path: Path) -> None:
+def csv_text(records: list[dict]) -> str:
     metric_keys = sorted(
         {k for r in records if r["metrics"] for k, v in r["metrics"].items() if not isinstance(v, dict)} - {"outcome"}
     )
     score_keys = sorted({k for r in records if r["score"] for k in r["score"]} - {"driving_score"})
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow([*CSV_FIELDS, *metric_keys, *score_keys])
-        for r in records:
-            writer.writerow(
-                [r.get(k) for k in CSV_FIELDS]
-                + [(r["metrics"] or {}).get(k) for k in metric_keys]
-                + [(r["score"] or {}).get(k) for k in score_keys]
-            )
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow([*CSV_FIELDS, *metric_keys, *score_keys])
+    for r in records:
+        writer.writerow(
+            [r.get(k) for k in CSV_FIELDS]
+            + [(r["metrics"] or {}).get(k) for k in metric_keys]
+            + [(r["score"] or {}).get(k) for k in score_keys]
+        )
+    return out.getvalue()
 
 
-def write_chart(summary: dict, agents: list[str], scenarios: list[str], path: Path, title: str) -> None:
-    """Per-scenario mean driving score with its 95% CI, one bar per agent."""
+def chart_png(summary: dict, agents: list[str], scenarios: list[str], title: str) -> bytes:
+    """Per-scenario mean driving score with its 95% CI, one bar per agent, as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -154,8 +160,10 @@ def write_chart(summary: dict, agents: list[str], scenarios: list[str], path: Pa
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    return png.getvalue()
 
 
 def write_reports(results, agents: list[str], scenarios: list[str]) -> dict:
@@ -163,9 +171,10 @@ def write_reports(results, agents: list[str], scenarios: list[str]) -> dict:
     records = results.sorted_records()
     summary = summarise(records, agents, scenarios)
     suite, run = results.header["suite"], results.header["run"]
-    (results.folder / "leaderboard.md").write_text(
-        leaderboard_markdown(summary, suite, run, agents, scenarios), encoding="utf-8"
-    )
-    write_csv(records, results.folder / "results.csv")
-    write_chart(summary, agents, scenarios, results.folder / "scores.png", f"{suite} / {run}")
+    board = leaderboard_markdown(summary, suite, run, agents, scenarios).encode("utf-8")
+    table = csv_text(records).encode("utf-8")
+    png = chart_png(summary, agents, scenarios, f"{suite} / {run}")
+    atomic_write_all({results.folder / "leaderboard.md": lambda out: out.write(board),
+                      results.folder / "results.csv": lambda out: out.write(table),
+                      results.folder / "scores.png": lambda out: out.write(png)})
     return summary
