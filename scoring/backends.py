@@ -77,12 +77,13 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
                     pending[pool.submit(run_task, alone)] = alone
             else:  # at most 2 tasks per worker in flight, so an interrupt cancels little and leaks nothing
                 while queue and len(pending) < 2 * workers:
-                    pending[pool.submit(run_task, queue[-1])] = queue.pop()
+                    task = queue.pop()
+                    pending[pool.submit(run_task, task)] = task
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(pending)  # the pool fails every unfinished future at once
             lost = []
-            for future in done:
+            for future in [f for f in pending if f in done]:  # in plan order, so suspects rerun in it too
                 task = pending.pop(future)
                 if isinstance(future.exception(), BrokenProcessPool):
                     lost.append(task)
@@ -111,7 +112,10 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
 def _death_cause(pool: ProcessPoolExecutor) -> str:
     """How the dead worker ended ("pid 123 killed by SIGKILL"). The pool terminates the others
     with SIGTERM right after, so a SIGTERM exit is only reported when nothing else is known."""
-    ends = [(pid, process.exitcode) for pid, process in (getattr(pool, "_processes", None) or {}).items()]
+    processes = dict(getattr(pool, "_processes", None) or {})  # pid -> Process; private, hence the care
+    for process in processes.values():
+        process.join(2.0)  # the pool is terminating them all; their exit codes show a moment later
+    ends = [(pid, process.exitcode) for pid, process in processes.items()]
     ends = [(pid, code) for pid, code in ends if code not in (None, 0)]
     ends.sort(key=lambda end: end[1] == -signal.SIGTERM)
     return f"pid {ends[0][0]} {exit_cause(ends[0][1])}" if ends else "it ended abruptly"
