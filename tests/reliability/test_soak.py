@@ -1,0 +1,139 @@
+"""Long runs: thousands of episodes through the vector env and through the scorer leave no growth
+in open file descriptors, child processes or resident memory (measured after a warm-up).
+
+The 2,000-episode runs are slow-marked; the short default variants run the same code and
+catch any per-episode leak of a descriptor or a process exactly (only memory needs the long run).
+Figures are printed: pytest -m slow -s tests/reliability/test_soak.py
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.reliability.test_interruptions import SUITE, descendants, env_workers, mp_helpers
+
+WARMUP = 10  # [episodes] before the first measurement: imports, caches, allocator arenas
+# Resident memory may grow this much over a run [kB]: allocator noise and caches of a few MB,
+# far below what a leak of a few kB per episode would add over 2,000 (the scorer's bound adds
+# the records it keeps in memory on purpose, RECORD_KB each).
+RSS_SLACK_KB = 16_000
+RECORD_KB = 6
+EPISODES = [pytest.param(40, id="40"), pytest.param(2000, id="2000", marks=pytest.mark.slow)]
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def usage() -> dict:
+    """This process's open fds, descendant processes and their resident memory [kB]."""
+    kids = descendants(os.getpid())
+    kid_rss = {}
+    for pid in kids:
+        try:
+            kid_rss[pid] = rss_kb(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # ended between the two reads
+    return {"fds": len(os.listdir("/proc/self/fd")), "children": kids, "rss": rss_kb(os.getpid()), "child_rss": kid_rss}
+
+
+def report(name: str, episodes: int, seconds: float, before: dict, after: dict) -> None:
+    print(f"\n{name}: {episodes} episodes in {seconds:.1f} s ({episodes / seconds:.1f} episodes/s); "
+          f"fds {before['fds']} -> {after['fds']}; children {len(before['children'])} -> {len(after['children'])}; "
+          f"RSS {before['rss'] / 1024:.1f} -> {after['rss'] / 1024:.1f} MB; workers' RSS "
+          f"{[round(v / 1024, 1) for v in before['child_rss'].values()]} -> "
+          f"{[round(v / 1024, 1) for v in after['child_rss'].values()]} MB")
+
+
+@pytest.mark.parametrize("episodes", EPISODES)
+def test_vector_env_episodes_leak_no_descriptors_processes_or_memory(episodes):
+    from sim import make_vec_env
+
+    previous = set(descendants(os.getpid()))
+    venv = make_vec_env("merge", n_envs=2, obs="kinematics", seed=0)
+    workers = env_workers(os.getpid())
+    rng = np.random.default_rng(0)
+
+    def run(n: int) -> None:
+        finished = 0
+        while finished < n:  # random actions: merge episodes end in a crash or after 40 steps
+            _, _, dones, infos = venv.step(rng.integers(0, venv.action_space.n, venv.num_envs))
+            finished += sum("episode" in info for info, done in zip(infos, dones) if done)
+
+    try:
+        venv.reset()
+        run(WARMUP)
+        before, start = usage(), time.perf_counter()
+        run(episodes)
+        seconds, after = time.perf_counter() - start, usage()
+    finally:
+        venv.close()
+    report("vector env (merge, 2 workers, random actions)", episodes, seconds, before, after)
+    assert after["fds"] == before["fds"]
+    assert after["children"] == before["children"], "workers were added or replaced"
+    assert after["rss"] - before["rss"] < RSS_SLACK_KB
+    assert len(workers) == 2 and set(workers) <= set(before["children"])
+    for pid in workers:
+        assert after["child_rss"][pid] - before["child_rss"][pid] < RSS_SLACK_KB, f"worker {pid} grew"
+    left = set(descendants(os.getpid())) - previous - set(mp_helpers(os.getpid()))
+    assert left == set() and env_workers(os.getpid()) == [], "workers outlived close()"
+
+
+@pytest.mark.parametrize("episodes", EPISODES)
+def test_scorer_episodes_leak_no_descriptors_processes_or_memory(tmp_path, episodes):
+    from scenarios.suite import load_suite
+    from scoring.episodes import resolve_agent
+    from scoring.run import open_results, run_suite
+
+    def suite(name: str, seeds: int):
+        file = tmp_path / f"{name}.yaml"
+        file.write_text(SUITE % (seeds, "[merge]"))
+        return load_suite(str(file))
+
+    specs = [resolve_agent("random")]
+    warm = suite("warm", WARMUP)
+    run_suite(warm, specs, open_results(tmp_path, warm, specs, "r", resume=False), workers=2)
+    big = suite("soak", episodes)
+    results = open_results(tmp_path, big, specs, "r", resume=False)
+    samples, stop = [], threading.Event()
+
+    def sample() -> None:  # the pool lives for the whole run: watch its workers during it
+        while not stop.wait(0.1):
+            samples.append((len(results), usage()))
+
+    sampler = threading.Thread(target=sample)
+    before, start = usage(), time.perf_counter()
+    sampler.start()
+    try:
+        outcome = run_suite(big, specs, results, workers=2)
+    finally:
+        stop.set()
+        sampler.join()
+    seconds, after = time.perf_counter() - start, usage()
+    assert outcome["ran"] == len(results) == episodes
+    late = [u for done, u in samples if done >= max(WARMUP, episodes // 10)]
+    assert len(late) >= 2, "too few samples during the run"
+    report("scorer (merge, random agent, 2 workers)", episodes, seconds, *(
+        {**u, "child_rss": {p: kb for p, kb in u["child_rss"].items() if p not in before["children"]}}
+        for u in (late[0], late[-1])))
+    print(f"main process RSS before/after the run {before['rss'] / 1024:.1f} -> {after['rss'] / 1024:.1f} MB; "
+          f"results.json {results.path.stat().st_size / 1024:.0f} kB")
+    assert after["fds"] == before["fds"], "descriptors left open by the run"
+    assert after["children"] == before["children"], "pool workers left behind"
+    assert after["rss"] - before["rss"] < RSS_SLACK_KB + RECORD_KB * episodes
+    pools = [set(u["children"]) - set(before["children"]) for u in late]  # the pool's workers at each sample
+    assert all(len(pool) <= 2 for pool in pools), "more workers than asked for"
+    assert max(u["fds"] for u in late) - min(u["fds"] for u in late) <= 2  # a results.json temp file at most
+    workers = pools[0] & pools[-1]
+    assert workers, "no worker lived through the run"
+    for pid in workers:
+        assert late[-1]["child_rss"][pid] - late[0]["child_rss"][pid] < RSS_SLACK_KB, f"worker {pid} grew"
