@@ -338,3 +338,9 @@ def test_a_write_removes_temp_files_of_dead_writers_only(tmp_path):
     sim.files.write_text_atomic(target, "weights")
     assert target.read_text() == "weights"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (target, running, elsewhere, other_target))
+
+
+def test_a_model_file_given_instead_of_its_folder_is_refused(saved):
+    with pytest.raises(AgentError) as err:
+        agents.checkpoint_for(DQNAgent, "merge", str(saved["dqn"] / "model.pt"), None)
+    assert str(err.value) == f"{saved['dqn'] / 'model.pt'} is a file; a checkpoint is a folder holding config.json (and model.pt)"
