@@ -21,11 +21,13 @@ from torch import nn
 
 from agents.base import Agent, AgentError
 from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
+from agents.settings import check_setting, read_settings_table
 from perception.encoder import Encoder
 from perception.weights import load_encoder
 
 # Kinematics columns (presence, x, y, vx, vy, heading) divided by these: all O(1).
 KINEMATICS_SCALE = torch.tensor([1.0, 50.0, 10.0, 20.0, 20.0, np.pi])
+SETTINGS_FILE = Path(__file__).with_name("dqn.yaml")  # per-scenario settings over DQNConfig's defaults
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,14 @@ class DQNConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DQNConfig":
-        valid = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(values) - set(valid))
+        """Settings by name, each checked against its default's type and range (agents/settings.py)."""
+        if not isinstance(values, dict):
+            raise AgentError(f"dqn settings must be a mapping of names to values, got {values!r:.60}")
+        defaults = {f.name: f.default for f in fields(cls)}
+        unknown = sorted(set(values) - set(defaults))
         if unknown:
-            raise AgentError(f"unknown dqn setting(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-        return cls(**values)
+            raise AgentError(f"unknown dqn setting(s) {', '.join(unknown)}; valid: {', '.join(defaults)}")
+        return cls(**{k: check_setting("dqn", k, v, defaults[k]) for k, v in values.items()})
 
     def epsilon(self, step: int, total: int) -> float:
         progress = min(1.0, step / max(1.0, self.exploration_fraction * total))
@@ -207,10 +212,7 @@ class DQNAgent(Agent):
     @staticmethod
     def default_settings(scenario: str) -> dict:
         """Per-scenario hyperparameters (agents/dqn.yaml), over DQNConfig's defaults."""
-        import yaml
-
-        table = yaml.safe_load((Path(__file__).with_name("dqn.yaml")).read_text()) or {}
-        return dict(table.get(scenario) or {})
+        return read_settings_table(SETTINGS_FILE, None, scenario)
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> int:
         return int(np.argmax(self.action_values(obs)))
@@ -240,7 +242,7 @@ class DQNAgent(Agent):
         state, config = load_checkpoint(path, cls.name)
         try:
             dqn_config = DQNConfig.from_dict(config["dqn"])
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, AgentError) as err:
             raise AgentError(f"{path}/config.json has no valid 'dqn' settings ({err})") from None
         check_trained_on(path, config, state, env, scenario)
         agent = cls(env, seed=config.get("seed"), config=dqn_config, device=device, scenario=config.get("scenario"))

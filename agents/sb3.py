@@ -16,7 +16,6 @@ the replay buffer of SAC / sb3-dqn is not saved and refills after a resume.
 from __future__ import annotations
 
 import inspect
-import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,17 +30,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from agents.base import Agent, AgentError
 from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
 from agents.dqn import KINEMATICS_SCALE
+from agents.settings import check_setting, read_settings_table
 
-OBS_MODES = ("features", "camera", "kinematics")
 # Settings of ours, next to the algorithm's own constructor arguments.
 OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False}
 # Constructor arguments that are not hyperparameters (or that the adapter sets itself).
 NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
                 "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs", "replay_buffer_class",
                 "replay_buffer_kwargs", "action_noise", "stats_window_size"}
-AT_MOST_ONE = {"gamma", "gae_lambda", "tau", "clip_range", "exploration_fraction", "exploration_initial_eps",
-               "exploration_final_eps"}
-NUMBER_WITH_INT_DEFAULT = {"max_grad_norm"}  # SB3's DQN writes its default as 10
 SETTINGS_FILE = Path(__file__).with_name("sb3.yaml")
 
 
@@ -60,39 +56,6 @@ def algorithm_defaults(algorithm) -> dict:
     """The SB3 constructor's hyperparameters and their defaults."""
     return {name: p.default for name, p in inspect.signature(algorithm.__init__).parameters.items()
             if name not in NOT_SETTINGS}
-
-
-def _check_value(agent: str, key: str, value: Any, default: Any) -> Any:
-    """One setting against the type and range its default implies; returns it (ints as floats where needed)."""
-    where = f"{agent} setting {key}={value!r}"
-    if key == "obs":
-        if value not in OBS_MODES:
-            raise AgentError(f"{where}: expected one of {', '.join(OBS_MODES)}")
-        return value
-    if key == "net_arch":
-        if not (isinstance(value, list) and value and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)):
-            raise AgentError(f"{where}: expected a list of layer sizes, e.g. [256, 256]")
-        return value
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise AgentError(f"{where}: expected true or false")
-        return value
-    if isinstance(default, str):  # SAC's "auto" entropy settings, or a number
-        if isinstance(value, str) and value.startswith("auto"):
-            return value
-        default = 0.0 if key == "ent_coef" else -math.inf
-    if default is None and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise AgentError(f"{where}: expected a finite number")
-    if isinstance(default, int) and key not in NUMBER_WITH_INT_DEFAULT and not isinstance(value, int):
-        raise AgentError(f"{where}: expected an integer")
-    lowest = min(default, 1) if isinstance(default, int) else (-math.inf if default == -math.inf else 0)
-    if key == "learning_rate" and value <= 0 or value < lowest:
-        raise AgentError(f"{where}: expected a {'positive' if lowest > 0 or key == 'learning_rate' else 'non-negative'} number")
-    if key in AT_MOST_ONE and value > 1:
-        raise AgentError(f"{where}: expected a number in [0, 1]")
-    return value
 
 
 class SB3Settings:
@@ -114,11 +77,13 @@ class SB3Settings:
 
     @classmethod
     def from_dict(cls, values: dict) -> "SB3Settings":
+        if not isinstance(values, dict):
+            raise AgentError(f"{cls.agent} settings must be a mapping of names to values, got {values!r:.60}")
         defaults = cls.defaults()
         unknown = sorted(set(values) - set(defaults))
         if unknown:
             raise AgentError(f"unknown {cls.agent} setting(s) {', '.join(unknown)}; valid: {', '.join(defaults)}")
-        merged = {**defaults, **{k: _check_value(cls.agent, k, v, defaults[k]) for k, v in values.items()}}
+        merged = {**defaults, **{k: check_setting(cls.agent, k, v, defaults[k]) for k, v in values.items()}}
         if merged["finetune_encoder"]:
             if merged["obs"] == "kinematics":
                 raise AgentError(f"{cls.agent}: finetune_encoder needs camera frames (obs features or camera), not kinematics")
@@ -199,10 +164,7 @@ class SB3Agent(Agent):
     @classmethod
     def default_settings(cls, scenario: str) -> dict:
         """Per-(agent, scenario) hyperparameters from agents/sb3.yaml, over the agent's defaults there."""
-        import yaml
-
-        table = (yaml.safe_load(SETTINGS_FILE.read_text(encoding="utf-8")) or {}).get(cls.name) or {}
-        return {**(table.get("defaults") or {}), **((table.get("scenarios") or {}).get(scenario) or {})}
+        return read_settings_table(SETTINGS_FILE, cls.name, scenario)
 
     # --- acting -----------------------------------------------------------------------------
 
