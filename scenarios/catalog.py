@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -29,6 +30,19 @@ SUCCESS_RULES = {
 # Config keys a scenario may not set: the observation is chosen by sim.make_env(obs=...),
 # the action by the scenario's own `action:` entry.
 RESERVED_CONFIG_KEYS = {"observation", "action"}
+MAX_BUDGET = 10**9  # [steps] any budget above is a typo (10**9 env steps are weeks of CPU)
+# highway-env takes any number for these and fails (0 lanes, 0 Hz: a division by zero) or never
+# finishes a reset (10**9 vehicles) only later, inside a worker. Other numbers (rewards) must be finite.
+CONFIG_RANGES = {
+    "vehicles_count": (0, 500), "initial_vehicle_count": (0, 500), "other_vehicles": (0, 500),
+    "lanes_count": (1, 20), "controlled_vehicles": (1, 1),  # the sandbox drives one ego vehicle
+    "simulation_frequency": (1, 1000), "policy_frequency": (1, 1000),  # [Hz]
+    "duration": (1, 100_000),  # [s]
+    "vehicles_density": (0, 100), "spawn_probability": (0, 1), "ego_spacing": (0, 100),
+    "screen_width": (1, 10_000), "screen_height": (1, 10_000), "scaling": (0.01, 1000),  # [px], [px/m]
+    "before_merge_length": (1, 10_000), "converge_merge_length": (1, 10_000),  # [m]
+    "parallel_merge_length": (1, 10_000), "after_merge_length": (1, 10_000),  # [m]
+}
 
 
 class ScenarioError(ValueError):
@@ -96,11 +110,12 @@ def _read_yaml(name: str) -> dict:
         raise ScenarioError(f"unknown scenario {name!r}; valid scenarios: {', '.join(files)}")
     try:
         raw = yaml.safe_load(files[name].read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({err})") from None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())  # YAML errors span lines; the CLI prints one
+        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({reason})") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"scenario {name!r}: {files[name]} must hold a mapping of keys")
-    unknown = sorted(set(raw) - YAML_KEYS)
+    unknown = sorted(map(str, set(raw) - YAML_KEYS))  # str: YAML keys may be numbers
     if unknown:
         raise ScenarioError(
             f"scenario {name!r}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(YAML_KEYS))}"
@@ -114,11 +129,16 @@ def _load(name: str, chain: tuple[str, ...]) -> Scenario:
         raise ScenarioError(f"scenario {name!r}: circular 'base' chain {' -> '.join(chain + (name,))}")
     raw = _read_yaml(name)
     if raw.get("base") is not None:
-        parent = _load(raw["base"], chain + (name,))
-        raw = _merge_over(parent, raw)
+        parent = _load(_typed(name, "base", raw["base"], str), chain + (name,))
+        raw = _merge_over(name, parent, raw)
     missing = sorted(YAML_KEYS - {"base"} - set(raw))
     if missing:
         raise ScenarioError(f"scenario {name!r}: missing key(s) {', '.join(missing)}")
+    return _build(name, raw, raw.get("base"))
+
+
+def _build(name: str, raw: dict, base: str | None) -> Scenario:
+    """The validated Scenario from complete YAML data (a catalog file's, or a variant's merged over its base)."""
     scenario = Scenario(
         name=name,
         env_id=_typed(name, "env_id", raw["env_id"], str),
@@ -129,14 +149,16 @@ def _load(name: str, chain: tuple[str, ...]) -> Scenario:
         config=MappingProxyType(dict(_typed(name, "config", raw["config"] or {}, dict))),
         budgets=_budgets(name, raw["budgets"]),
         speed_range=_speed_range(name, raw["speed_range"]),
-        base=raw.get("base"),
+        base=base,
     )
     _validate(scenario)
     return scenario
 
 
-def _merge_over(parent: Scenario, raw: dict) -> dict:
+def _merge_over(name: str, parent: Scenario, raw: dict) -> dict:
     """A variant: the parent's fields, with config/action/budgets merged key by key."""
+    for key in ("action", "config", "budgets"):  # merged key by key, so each must be a mapping
+        _typed(name, key, raw.get(key) or {}, dict)
     merged = {
         "env_id": parent.env_id,
         "description": parent.description,
@@ -170,6 +192,10 @@ def _speed_range(name: str, raw: Any) -> tuple[float, float]:
 def variant(base: str, name: str, overrides: Mapping[str, Any]) -> Scenario:
     """A variant defined outside the catalog (e.g. by a suite): `base` with `overrides`
     (config/action/budgets merged key by key, like a variant YAML), validated like one."""
+    if not isinstance(base, str):
+        raise ScenarioError(f"variant {name!r}: base must be a scenario name, got {base!r}")
+    if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+        raise ScenarioError(f"variant {name!r} of {base!r}: overrides must be a mapping of scenario keys, got {overrides!r:.80}")
     raw = dict(overrides)
     unknown = sorted(set(raw) - (YAML_KEYS - {"base"}))
     if unknown:
@@ -181,27 +207,14 @@ def variant(base: str, name: str, overrides: Mapping[str, Any]) -> Scenario:
 
 @functools.cache
 def _variant(base: str, name: str, frozen: tuple) -> Scenario:
-    raw = _merge_over(get(base), _thaw(frozen) | {"base": base})
-    scenario = Scenario(
-        name=name,
-        env_id=raw["env_id"],
-        description=raw["description"].strip(),
-        success=raw["success"],
-        success_description=raw["success_description"].strip(),
-        action=MappingProxyType(dict(raw["action"])),
-        config=MappingProxyType(dict(raw["config"])),
-        budgets=_budgets(name, raw["budgets"]),
-        speed_range=_speed_range(name, raw["speed_range"]),
-        base=base,
-    )
-    _validate(scenario)
-    return scenario
+    return _build(name, _merge_over(name, get(base), _thaw(frozen) | {"base": base}), base)
 
 
 def _freeze(value: Any) -> Any:
     """A hashable copy of nested YAML data, so variants can be cached."""
     if isinstance(value, Mapping):
-        return ("__map__", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+        # Sorted by repr: YAML keys may mix types (1 and "a"), which do not compare.
+        return ("__map__", tuple(sorted(((k, _freeze(v)) for k, v in value.items()), key=lambda kv: repr(kv[0]))))
     if isinstance(value, (list, tuple)):
         return ("__list__", tuple(_freeze(v) for v in value))
     return value
@@ -227,11 +240,11 @@ def _budgets(name: str, raw: Any) -> Budgets:
     unknown = sorted(set(raw) - valid)
     if unknown or set(raw) != valid:
         raise ScenarioError(
-            f"scenario {name!r}: budgets must have exactly {', '.join(sorted(valid))}; got {', '.join(sorted(raw))}"
+            f"scenario {name!r}: budgets must have exactly {', '.join(sorted(valid))}; got {', '.join(sorted(map(str, raw)))}"
         )
     for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ScenarioError(f"scenario {name!r}: budgets.{key} must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_BUDGET:
+            raise ScenarioError(f"scenario {name!r}: budgets.{key} must be a positive integer up to {MAX_BUDGET:,}, got {value!r}")
     return Budgets(**raw)
 
 
@@ -255,8 +268,24 @@ def _validate(scenario: Scenario) -> None:
             raise ScenarioError(
                 f"scenario {name!r}: unknown config key {key!r} for {scenario.env_id}; valid keys: {', '.join(valid)}"
             )
-        _check_value_type(name, f"config.{key}", value, env_defaults[key])
+        _check_config_value(name, key, value, env_defaults[key])
+    frequencies = {k: scenario.config.get(k, env_defaults.get(k)) for k in ("policy_frequency", "simulation_frequency")}
+    if None not in frequencies.values() and frequencies["policy_frequency"] > frequencies["simulation_frequency"]:
+        # highway-env simulates sim // policy steps per decision: 0, and time stands still.
+        raise ScenarioError(f"scenario {name!r}: config.policy_frequency must be at most simulation_frequency, got {frequencies}")
     _validate_action(name, dict(scenario.action))
+
+
+def _check_config_value(name: str, key: str, value: Any, default: Any) -> None:
+    """One highway-env config value: its type, its range, and (for class paths) the class."""
+    _check_value_type(name, f"config.{key}", value, default)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = CONFIG_RANGES.get(key, (-math.inf, math.inf))
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = "a finite number" if key not in CONFIG_RANGES else f"from {low} to {high}"
+            raise ScenarioError(f"scenario {name!r}: config.{key} must be {bounds}, got {value!r}")
+    if isinstance(default, str) and default.startswith("highway_env.vehicle."):
+        _check_vehicle_class(name, f"config.{key}", value)
 
 
 def _check_value_type(name: str, key: str, value: Any, default: Any) -> None:
@@ -276,6 +305,26 @@ def _check_value_type(name: str, key: str, value: Any, default: Any) -> None:
         raise ScenarioError(
             f"scenario {name!r}: {key} must be like the highway-env default {default!r}, got {value!r}"
         )
+
+
+def _check_vehicle_class(name: str, key: str, path: str) -> None:
+    """highway-env imports a class path such as other_vehicles_type at every reset: allow only
+    its own vehicle classes, so that a suite file can neither import arbitrary modules (running
+    their code) nor name a class that fails in a worker halfway through a run."""
+    import importlib
+
+    from highway_env.vehicle.kinematics import Vehicle
+
+    module_name, _, class_name = path.rpartition(".")
+    vehicle_class = None
+    if module_name.startswith("highway_env.vehicle"):
+        try:
+            vehicle_class = getattr(importlib.import_module(module_name), class_name, None)
+        except ImportError:
+            pass
+    if not (isinstance(vehicle_class, type) and issubclass(vehicle_class, Vehicle)):
+        raise ScenarioError(f"scenario {name!r}: {key} must name a highway-env vehicle class, "
+                            f"e.g. highway_env.vehicle.behavior.IDMVehicle; got {path!r}")
 
 
 @functools.cache

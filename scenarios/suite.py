@@ -8,6 +8,7 @@ or above it, so an agent is never scored on an episode it may have trained on.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ SUITES_DIR = Path(__file__).parent / "suites"
 EVAL_SEED_BASE = 1_000_000  # seeds >= this are evaluation seeds; training seeds stay below
 SUITE_KEYS = {"description", "seeds", "episodes", "scenarios"}
 VARIANT_KEYS = {"name", "base"}  # plus any scenario keys to override (config, action, budgets, ...)
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_SEED = 2**31 - 1  # seeds stay 32-bit: numpy's legacy seeding (SB3) takes nothing larger
+MAX_SEEDS = 100_000  # per suite; seeds.count: 10**9 would otherwise build a billion-seed tuple
+MAX_EPISODES = 1_000  # per (scenario, seed)
+MAX_SUITE_EPISODES = 1_000_000  # per agent: scenarios x seeds x episodes
 
 
 @dataclass(frozen=True)
@@ -76,28 +82,40 @@ def _load(path: str) -> Suite:
     name = Path(path).stem
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"suite {name!r}: {path} is not valid YAML ({err})") from None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())  # YAML errors span lines; the CLI prints one
+        raise ScenarioError(f"suite {name!r}: {path} is not valid YAML ({reason})") from None
     if not isinstance(raw, dict):
-        raise ScenarioError(f"suite {name!r}: {path} must hold a mapping of keys")
-    unknown = sorted(set(raw) - SUITE_KEYS)
+        raise ScenarioError(f"suite {name!r}: {path} must hold a mapping of keys, got {type(raw).__name__}")
+    unknown = sorted(map(str, set(raw) - SUITE_KEYS))  # str: YAML keys may be numbers
     missing = sorted(SUITE_KEYS - set(raw))
     if unknown or missing:
         raise ScenarioError(
             f"suite {name!r}: unknown key(s) {unknown} / missing key(s) {missing}; valid keys: {', '.join(sorted(SUITE_KEYS))}"
         )
+    if not isinstance(raw["description"], str):
+        raise ScenarioError(f"suite {name!r}: description must be text, got {raw['description']!r:.60}")
     episodes = raw["episodes"]
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ScenarioError(f"suite {name!r}: episodes must be a positive integer, got {episodes!r}")
-    entries = tuple(_entry(name, e) for e in raw["scenarios"] or [])
-    if not entries:
-        raise ScenarioError(f"suite {name!r}: scenarios is empty")
-    seen = [e.name for e in entries]
-    if len(set(seen)) != len(seen):
-        raise ScenarioError(f"suite {name!r}: scenario names repeat: {seen}")
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
+        raise ScenarioError(f"suite {name!r}: episodes must be a positive integer up to {MAX_EPISODES}, got {episodes!r:.60}")
+    entries = _entries(name, raw["scenarios"])
+    seeds = _seeds(name, raw["seeds"])
+    if len(entries) * len(seeds) * episodes > MAX_SUITE_EPISODES:
+        raise ScenarioError(f"suite {name!r}: {len(entries)} scenarios x {len(seeds)} seeds x {episodes} episodes "
+                            f"is more than {MAX_SUITE_EPISODES:,} episodes per agent")
     for entry in entries:
         entry.load()  # validate every variant now, not in a worker halfway through a run
-    return Suite(name, str(raw["description"]).strip(), _seeds(name, raw["seeds"]), episodes, entries)
+    return Suite(name, raw["description"].strip(), seeds, episodes, entries)
+
+
+def _entries(suite: str, raw: Any) -> tuple[SuiteScenario, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError(f"suite {suite!r}: scenarios must be a non-empty list, got {raw!r:.60}")
+    entries = tuple(_entry(suite, e) for e in raw)
+    seen = [e.name for e in entries]
+    if len(set(seen)) != len(seen):
+        raise ScenarioError(f"suite {suite!r}: scenario names repeat: {seen}")
+    return entries
 
 
 def _entry(suite: str, raw: Any) -> SuiteScenario:
@@ -105,27 +123,42 @@ def _entry(suite: str, raw: Any) -> SuiteScenario:
         if raw not in names():
             raise ScenarioError(f"suite {suite!r}: unknown scenario {raw!r}; valid scenarios: {', '.join(names())}")
         return SuiteScenario(raw, None, ())
-    if not isinstance(raw, dict) or not VARIANT_KEYS <= set(raw):
+    if not isinstance(raw, dict) or not VARIANT_KEYS <= set(raw) or not all(isinstance(k, str) for k in raw):
         raise ScenarioError(
-            f"suite {suite!r}: a scenario entry is a catalog name or a mapping with name, base and overrides; got {raw!r}"
+            f"suite {suite!r}: a scenario entry is a catalog name or a mapping with name, base and overrides; got {raw!r:.80}"
         )
-    if raw["name"] in names():
-        raise ScenarioError(f"suite {suite!r}: variant name {raw['name']!r} is already a catalog scenario")
+    name, base = raw["name"], raw["base"]
+    # The name becomes a folder (reports/.../replays/<agent>/<name>/): one plain path component.
+    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+        raise ScenarioError(f"suite {suite!r}: variant name {name!r:.60} must be letters, digits, '.', '-' or '_'")
+    if name in names():
+        raise ScenarioError(f"suite {suite!r}: variant name {name!r} is already a catalog scenario")
+    if not isinstance(base, str) or base not in names():
+        raise ScenarioError(f"suite {suite!r}: variant {name!r}: unknown base {base!r:.60}; valid scenarios: {', '.join(names())}")
     overrides = {k: v for k, v in raw.items() if k not in VARIANT_KEYS}
-    return SuiteScenario(str(raw["name"]), str(raw["base"]), tuple(sorted(overrides.items())))
+    return SuiteScenario(name, base, tuple(sorted(overrides.items())))
 
 
 def _seeds(suite: str, raw: Any) -> tuple[int, ...]:
+    rule = f"seeds must be integers >= {EVAL_SEED_BASE} (training uses the ones below) and <= {MAX_SEED}"
     if isinstance(raw, dict) and set(raw) == {"first", "count"}:
-        seeds = tuple(range(raw["first"], raw["first"] + raw["count"]))
-    elif isinstance(raw, list):
+        first, count = raw["first"], raw["count"]
+        if not _is_int(count) or not 1 <= count <= MAX_SEEDS:
+            raise ScenarioError(f"suite {suite!r}: seeds.count must be an integer from 1 to {MAX_SEEDS}, got {count!r:.60}")
+        if not _is_int(first) or first < EVAL_SEED_BASE or first + count - 1 > MAX_SEED:
+            raise ScenarioError(f"suite {suite!r}: {rule}; got first {first!r:.60}, count {count}")
+        seeds = tuple(range(first, first + count))
+    elif isinstance(raw, list) and 0 < len(raw) <= MAX_SEEDS:
         seeds = tuple(raw)
     else:
-        raise ScenarioError(f"suite {suite!r}: seeds must be a list or {{first: N, count: K}}, got {raw!r}")
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= EVAL_SEED_BASE for s in seeds):
-        raise ScenarioError(
-            f"suite {suite!r}: seeds must be integers >= {EVAL_SEED_BASE} (training uses the ones below)"
-        )
+        raise ScenarioError(f"suite {suite!r}: seeds must be a list of 1 to {MAX_SEEDS} seeds or "
+                            f"{{first: N, count: K}}, got {raw!r:.60}")
+    if not all(_is_int(s) and EVAL_SEED_BASE <= s <= MAX_SEED for s in seeds):
+        raise ScenarioError(f"suite {suite!r}: {rule}")
     if len(set(seeds)) != len(seeds):
         raise ScenarioError(f"suite {suite!r}: seeds repeat")
     return seeds
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
