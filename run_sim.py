@@ -14,6 +14,7 @@ Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 
@@ -22,11 +23,18 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (plus the exit code 2), not the whole usage."""
 
     def error(self, message: str):
+        message = " ".join(message.split())  # a message from a library may span lines; the user gets one
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def int_at_least(minimum: int):
-    """argparse type: an integer >= minimum, with a message that says so."""
+# Upper bounds: a number above them is a typo (10**30), and would otherwise start a run that never ends.
+MAX_EPISODES = 100_000
+MAX_STEPS = 10**9  # [env steps] weeks of CPU
+MAX_WORKERS = 256  # processes
+
+
+def int_in(minimum: int, maximum: int):
+    """argparse type: an integer in [minimum, maximum], with a message that says so."""
     expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
     def parse(text: str) -> int:
@@ -36,14 +44,39 @@ def int_at_least(minimum: int):
             value = minimum - 1
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum}, got {text!r}")
         return value
 
     return parse
 
 
+def non_empty(text: str) -> str:
+    """argparse type for names and paths: an empty one would silently mean "not given"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name or path, got an empty string")
+    return text
+
+
+def run_name(text: str) -> str:
+    """argparse type for --run: one folder name, so that a run stays inside reports/ or runs/."""
+    if text in (".", "..") or not re.fullmatch(r"[A-Za-z0-9_.=+-]+", text):
+        raise argparse.ArgumentTypeError(f"expected a folder name (letters, digits, '.', '-', '_'), got {text!r}")
+    return text
+
+
+def ray_address(text: str) -> str:
+    """argparse type for --ray: auto, local or host:port."""
+    host, sep, port = text.rpartition(":")
+    if text in ("auto", "local") or (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, local or host:port, got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import agents
     import scenarios
+    from scenarios.suite import MAX_SEED
 
     def listing(title: str, items: dict[str, str]) -> str:
         width = max(map(len, items)) + 2
@@ -61,36 +94,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--agent", action="append", metavar="NAME",
                         help="agent that drives (default: idm); with --suite repeat it to score several, "
                         "each a registered name or a checkpoint folder")
-    parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes to play (default: 3)")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
+    parser.add_argument("--episodes", type=int_in(1, MAX_EPISODES), default=3, help="episodes to play (default: 3)")
+    parser.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
     parser.add_argument("--obs", choices=["camera", "kinematics", "features"], help="observation mode (default: the agent's own)")
-    parser.add_argument("--checkpoint", metavar="PATH", help="checkpoint folder to play (default: the newest run's best, else the shipped one)")
+    parser.add_argument("--checkpoint", type=non_empty, metavar="PATH", help="checkpoint folder to play (default: the newest run's best, else the shipped one)")
     training = parser.add_argument_group("training (learning agents)")
     training.add_argument("--train", action="store_true", help="train the agent on the scenario; saves runs/<scenario>/<agent>/<run>/")
-    training.add_argument("--steps", type=int_at_least(1), help="training budget in env steps (default: the scenario's)")
+    training.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training budget in env steps (default: the scenario's)")
     training.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (default: auto = cuda if present)")
-    training.add_argument("--eval-every", type=int_at_least(1), default=5_000, metavar="N",
+    training.add_argument("--eval-every", type=int_in(1, MAX_STEPS), default=5_000, metavar="N",
                           help="evaluate on held-out seeds every N env steps; the best evaluation is the run's checkpoint (default: 5000)")
-    training.add_argument("--eval-episodes", type=int_at_least(1), default=20, metavar="N",
+    training.add_argument("--eval-episodes", type=int_in(1, MAX_EPISODES), default=20, metavar="N",
                           help="held-out episodes per evaluation (default: 20)")
     training.add_argument("--finetune-encoder", action="store_true",
                           help="SB3 agents: train the perception encoder too (the policy then sees camera frames)")
     training.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter, e.g. --set learning_rate=3e-4")
-    parser.add_argument("--record", metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
+    parser.add_argument("--record", type=non_empty, metavar="PATH", help="write the episodes to a video (.mp4 or .gif); works headless")
     parser.add_argument("--no-window", action="store_true", help="do not open a window even if a display exists")
-    parser.add_argument("--save-replay", metavar="PATH", help="save the episodes played (seeds, actions, action values) "
+    parser.add_argument("--save-replay", type=non_empty, metavar="PATH", help="save the episodes played (seeds, actions, action values) "
                         "to a small JSON replay file")
-    parser.add_argument("--replay", metavar="PATH", help="re-render a replay file frame for frame, without the agent "
+    parser.add_argument("--replay", type=non_empty, metavar="PATH", help="re-render a replay file frame for frame, without the agent "
                         "(--scenario, --agent, --episodes, --seed, --obs come from the file)")
     suite = parser.add_argument_group("scoring on a suite (docs/metrics.md)")
-    suite.add_argument("--suite", metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
-    suite.add_argument("--workers", type=int_at_least(1), help="local worker processes (default: all cores)")
-    suite.add_argument("--ray", metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
+    suite.add_argument("--suite", type=non_empty, metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
+    suite.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="local worker processes (default: all cores)")
+    suite.add_argument("--ray", type=ray_address, metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
     suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped (suites and --train)")
-    suite.add_argument("--run", metavar="NAME", help="run folder name under reports/<suite>/ or runs/<scenario>/<agent>/ (default: date-time)")
+    suite.add_argument("--run", type=run_name, metavar="NAME", help="run folder name under reports/<suite>/ or runs/<scenario>/<agent>/ (default: date-time)")
     suite.add_argument("--replays", action="store_true", help="also save a replay file of every scored episode "
                        "(<report folder>/replays/<agent>/<scenario>/<seed>-<episode>.json; watch one with --replay)")
-    suite.add_argument("--reports", default="reports", metavar="DIR", help="where run folders go (default: reports)")
+    suite.add_argument("--reports", default="reports", type=non_empty, metavar="DIR", help="where run folders go (default: reports)")
     return parser
 
 
@@ -145,7 +178,10 @@ def parse_settings(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        settings[key] = yaml.safe_load(value)
+        try:
+            settings[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:  # e.g. net_arch=[64 (unclosed), or a !!python tag
+            raise ValueError(f"--set {key}: cannot read {value!r} as a value ({getattr(err, 'problem', None) or err})") from None
         if isinstance(settings[key], str):
             try:  # YAML reads 3e-4 (no decimal point) as a string; a user means the number
                 settings[key] = float(settings[key])
@@ -188,6 +224,19 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
     return 0
 
 
+def check_training_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that only --train reads are an error without it, not silently ignored."""
+    from scenarios.suite import EVAL_SEED_BASE
+
+    if not args.train:
+        given = [flag for flag, value in (("--set", args.set), ("--steps", args.steps),
+                                          ("--finetune-encoder", args.finetune_encoder)) if value]
+        if given:
+            parser.error(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --train")
+    elif args.seed >= EVAL_SEED_BASE:
+        parser.error(f"--seed {args.seed}: training seeds stay below {EVAL_SEED_BASE} (the suites' evaluation seeds start there)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -195,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--replay and --save-replay apply to watched episodes; with --suite, --replays saves every scored episode's")
     if args.replays and not args.suite:
         parser.error("--replays applies with --suite; to save watched episodes use --save-replay PATH")
+    check_training_options(parser, args)
     if args.suite:
         return score_suite(parser, args)
     if args.workers or args.ray:
@@ -207,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import agents
     import scenarios
-    from sim import make_env
+    from sim import OBS_MODES, make_env
     from sim.rollout import play_episodes
     from sim.table import print_table
     from sim.video import VideoRecorder, check_output_path
@@ -233,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             check_replay_path(args.save_replay)
         if replay is None:
             checkpoint, obs = agents.checkpoint_for(agent_class, scenario.name, args.checkpoint, args.obs)
+            if obs not in list(OBS_MODES):  # read from the checkpoint's config.json
+                raise agents.AgentError(f"{checkpoint}/config.json names an unknown obs mode {obs!r:.40}; "
+                                        f"valid: {', '.join(OBS_MODES)}")
         else:
             checkpoint, obs = None, replay.obs
     except (scenarios.ScenarioError, agents.AgentError, ReplayError, ValueError) as err:
@@ -241,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     show = has_display() and not args.no_window
     env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None)
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
+    if replay is not None:
+        try:  # before the first frame: a bad action halfway through would leave half a video
+            replay.check_fits(env.action_space)
+        except ReplayError as err:
+            env.close()
+            parser.error(str(err))
     agent = None
     if replay is None:
         try:

@@ -47,10 +47,13 @@ class Results:
         self.write()
 
     def write(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         lines = ",\n".join(json.dumps(r, sort_keys=True) for r in self.sorted_records())
         text = '{"header": ' + json.dumps(self.header, sort_keys=True) + ',\n"episodes": [\n' + lines + "\n]}\n"
-        write_text_atomic(self.path, text)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.path, text)
+        except OSError as err:  # --reports names a file, a read-only folder, a full disk
+            raise ResultsError(f"cannot write {self.path}: {err.strerror or err}") from None
 
     @classmethod
     def load(cls, folder: Path) -> "Results":
@@ -60,5 +63,7 @@ class Results:
             return cls(folder, data["header"], data["episodes"])
         except FileNotFoundError:
             raise ResultsError(f"nothing to resume: {path} does not exist") from None
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
-            raise ResultsError(f"{path} is corrupt ({err}); move it away to start over") from None
+        except OSError as err:  # a folder named results.json, no permission ...
+            raise ResultsError(f"cannot read {path}: {err.strerror or err}") from None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+            raise ResultsError(f"{path} is corrupt ({err!r}); move it away to start over") from None

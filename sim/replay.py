@@ -93,10 +93,18 @@ class Replay:
             raise ReplayError(f"{path} is not a replay file: {err}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ReplayError(f"{path} is not a replay file of format {FORMAT_VERSION}")
-        try:
-            return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ReplayError(f"{path} is a corrupt replay file ({err!r})") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise ReplayError(f"{path} is a corrupt replay file: {problem}")
+        return cls.from_dict(data)
+
+    def check_fits(self, action_space) -> None:
+        """Refuse actions the scenario's env cannot take (checked before the first frame, not mid-replay)."""
+        for number, episode in enumerate(self.episodes):
+            for step, action in enumerate(episode.actions):
+                if not action_space.contains(episode.action(step)):
+                    raise ReplayError(f"episode {number} step {step}: action {action!r:.60} is not in "
+                                      f"{self.scenario}'s action space {action_space}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "Replay":
@@ -106,6 +114,58 @@ class Replay:
         return cls(str(data["scenario"]), str(data["obs"]), str(data["agent"]), data.get("checkpoint"),
                    data.get("checkpoint_hash"), str(data.get("value_kind", "action values")), episodes,
                    data.get("variant"))
+
+
+def _shape_problem(data: dict) -> str | None:
+    """What is wrong with a replay's JSON form, in a few words; None if its shape is right.
+    Checked strictly so that a hand-edited or foreign file is one clear line, not a crash in
+    the viewer halfway through the episodes."""
+    from sim.env import OBS_MODES
+
+    texts = {"scenario": data.get("scenario"), "agent": data.get("agent"), "value_kind": data.get("value_kind", "")}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            return f"{key} must be text, got {value!r:.60}"
+    if data.get("obs") not in OBS_MODES:
+        return f"obs {data.get('obs')!r:.60} is not one of {', '.join(OBS_MODES)}"
+    for key in ("checkpoint", "checkpoint_hash"):
+        if not isinstance(data.get(key), (str, type(None))):
+            return f"{key} must be text or null"
+    variant = data.get("variant")
+    if variant is not None and not (isinstance(variant, dict) and isinstance(variant.get("base"), str)
+                                    and isinstance(variant.get("overrides"), dict)):
+        return 'variant must be null or {"base": name, "overrides": {...}}'
+    episodes = data.get("episodes")
+    if not isinstance(episodes, list) or not episodes:
+        return "episodes must be a non-empty list"
+    for number, episode in enumerate(episodes):
+        problem = _episode_problem(episode)
+        if problem:
+            return f"episode {number}: {problem}"
+    return None
+
+
+def _episode_problem(episode: Any) -> str | None:
+    if not isinstance(episode, dict):
+        return "not a mapping"
+    seed, actions, values = episode.get("seed"), episode.get("actions"), episode.get("values")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        return f"seed must be an integer from 0 to 2**32 - 1, got {seed!r:.60}"
+    if not isinstance(episode.get("complete"), bool):
+        return "complete must be true or false"
+    if not isinstance(actions, list) or not all(_is_int(a) or _is_numbers(a) for a in actions):
+        return "actions must be a list of integers or of lists of numbers"
+    if not isinstance(values, list) or not all(v is None or _is_numbers(v) for v in values):
+        return "values must be a list of lists of numbers or nulls"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def check_replay_path(path: str | os.PathLike) -> Path:
