@@ -33,7 +33,8 @@ from agents.dqn import KINEMATICS_SCALE
 from agents.settings import check_setting, read_settings_table
 
 # Settings of ours, next to the algorithm's own constructor arguments.
-OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False}
+OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False,
+                "crash_penalty": 0.0}  # [reward] subtracted on a collision during training (agents/training.py)
 # Constructor arguments that are not hyperparameters (or that the adapter sets itself).
 NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
                 "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs", "replay_buffer_class",

@@ -15,7 +15,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.replay import check_replay_memory, sb3_replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
+from agents.training import RunFolder, TrainingClock, VecCrashPenalty, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
 
@@ -89,6 +89,8 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         encoder = load_encoder(device=agent.device)
     seed = (agent.seed or 0) * 1000 + agent.steps  # a resumed run does not replay the same episodes
     venv = make_vec_env(agent.scenario, settings.values["n_envs"], obs=settings.obs, seed=seed, encoder=encoder)
+    if settings.values["crash_penalty"]:
+        venv = VecCrashPenalty(venv, settings.values["crash_penalty"])
     start = time.perf_counter()
     stopped = False
     try:

@@ -130,4 +130,4 @@ def test_cli_save_replay_then_replay(tmp_path):
     missing = run_sim("--replay", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "no replay file" in missing.stderr and "Traceback" not in missing.stderr
     suite = run_sim("--suite", "smoke", "--save-replay", str(tmp_path / "s.json"))
-    assert suite.returncode == 2 and "not to --suite" in suite.stderr
+    assert suite.returncode == 2 and "with --suite, --replays saves" in suite.stderr
