@@ -8,6 +8,7 @@ Figures are printed: pytest -m slow -s tests/reliability/test_soak.py
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -20,29 +21,33 @@ from tests.reliability.test_interruptions import SUITE, descendants, env_workers
 
 WARMUP = 10  # [episodes] before the first measurement: imports, caches, allocator arenas
 # Resident memory may grow this much over a run [kB]: allocator noise and caches of a few MB,
-# far below what a leak of a few kB per episode would add over 2,000 (the scorer's bound adds
-# the records it keeps in memory on purpose, RECORD_KB each).
+# below what a leak of 8 kB or more per episode would add over 2,000. The scorer's bound adds
+# the records it keeps in memory on purpose, RECORD_KB each: measured ~5 kB a record (2.6 kB
+# parsed from results.json) plus freed memory glibc keeps (malloc_trim returns part of it);
+# 2,000 episodes grew the main process 19 MB, against a bound of 28 MB.
 RSS_SLACK_KB = 16_000
 RECORD_KB = 6
 EPISODES = [pytest.param(40, id="40"), pytest.param(2000, id="2000", marks=pytest.mark.slow)]
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+def rss_kb(pid: int) -> int | None:
+    """Resident memory [kB]; None for a process gone or exiting (a zombie has no VmRSS line)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), None)
 
 
-def usage() -> dict:
-    """This process's open fds, descendant processes and their resident memory [kB]."""
+def usage(collect: bool = True) -> dict:
+    """This process's open fds, descendant processes and their resident memory [kB].
+
+    collect: first free garbage, so that objects of earlier tests (a pool, a vector env) closing
+    their descriptors when collected do not pass for this run's doing."""
+    if collect:
+        gc.collect()
     kids = descendants(os.getpid())
-    kid_rss = {}
-    for pid in kids:
-        try:
-            kid_rss[pid] = rss_kb(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # ended between the two reads
+    kid_rss = {pid: kb for pid in kids if (kb := rss_kb(pid)) is not None}  # some may end between the reads
     return {"fds": len(os.listdir("/proc/self/fd")), "children": kids, "rss": rss_kb(os.getpid()), "child_rss": kid_rss}
 
 
@@ -78,7 +83,7 @@ def test_vector_env_episodes_leak_no_descriptors_processes_or_memory(episodes):
     finally:
         venv.close()
     report("vector env (merge, 2 workers, random actions)", episodes, seconds, before, after)
-    assert after["fds"] == before["fds"]
+    assert after["fds"] <= before["fds"], "descriptors left open"
     assert after["children"] == before["children"], "workers were added or replaced"
     assert after["rss"] - before["rss"] < RSS_SLACK_KB
     assert len(workers) == 2 and set(workers) <= set(before["children"])
@@ -108,7 +113,7 @@ def test_scorer_episodes_leak_no_descriptors_processes_or_memory(tmp_path, episo
 
     def sample() -> None:  # the pool lives for the whole run: watch its workers during it
         while not stop.wait(0.1):
-            samples.append((len(results), usage()))
+            samples.append((len(results), usage(collect=False)))
 
     sampler = threading.Thread(target=sample)
     before, start = usage(), time.perf_counter()
@@ -120,14 +125,15 @@ def test_scorer_episodes_leak_no_descriptors_processes_or_memory(tmp_path, episo
         sampler.join()
     seconds, after = time.perf_counter() - start, usage()
     assert outcome["ran"] == len(results) == episodes
-    late = [u for done, u in samples if done >= max(WARMUP, episodes // 10)]
+    # While the pool runs: after a tenth of the episodes, before the last (then the pool closes).
+    late = [u for done, u in samples if max(WARMUP, episodes // 10) <= done < episodes]
     assert len(late) >= 2, "too few samples during the run"
     report("scorer (merge, random agent, 2 workers)", episodes, seconds, *(
         {**u, "child_rss": {p: kb for p, kb in u["child_rss"].items() if p not in before["children"]}}
         for u in (late[0], late[-1])))
     print(f"main process RSS before/after the run {before['rss'] / 1024:.1f} -> {after['rss'] / 1024:.1f} MB; "
           f"results.json {results.path.stat().st_size / 1024:.0f} kB")
-    assert after["fds"] == before["fds"], "descriptors left open by the run"
+    assert after["fds"] <= before["fds"], "descriptors left open by the run"
     assert after["children"] == before["children"], "pool workers left behind"
     assert after["rss"] - before["rss"] < RSS_SLACK_KB + RECORD_KB * episodes
     pools = [set(u["children"]) - set(before["children"]) for u in late]  # the pool's workers at each sample
