@@ -65,9 +65,10 @@ WORKER_JOIN_TIMEOUT = 2.0  # [s] to collect a dead worker's exit code, or for a 
 
 
 class EnvWorkerError(RuntimeError):
-    """An environment worker process died; the vector env cannot go on (it is closed).
+    """An environment worker process died; the vector env cannot go on (close() ends the others).
 
-    worker: its index; pid; cause: e.g. "killed by SIGKILL" or "exit code 1"."""
+    worker: its index; pid; cause: e.g. "killed by SIGKILL" or "exit code 1"; what: the
+    message without the hint on resuming."""
 
     def __init__(self, worker: int, n_envs: int, pid: int | None, scenario: str, cause: str) -> None:
         self.worker, self.pid, self.cause = worker, pid, cause
