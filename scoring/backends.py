@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
@@ -74,11 +74,11 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
             if suspects:  # episodes in flight when a worker died: one at a time
                 if not pending:
                     alone = suspects.pop()
-                    pending[pool.submit(run_task, alone)] = alone
+                    pending[_submit(pool, alone)] = alone
             else:  # at most 2 tasks per worker in flight, so an interrupt cancels little and leaks nothing
                 while queue and len(pending) < 2 * workers:
                     task = queue.pop()
-                    pending[pool.submit(run_task, task)] = task
+                    pending[_submit(pool, task)] = task
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(pending)  # the pool fails every unfinished future at once
@@ -107,6 +107,17 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, task: Task) -> Future:
+    """pool.submit, except that a pool a worker broke since the last wait fails the task the way
+    it fails those in flight (a future holding BrokenProcessPool), instead of raising here."""
+    try:
+        return pool.submit(run_task, task)
+    except BrokenProcessPool as err:
+        future = Future()
+        future.set_exception(err)
+        return future
 
 
 def _death_cause(pool: ProcessPoolExecutor) -> str:
