@@ -125,3 +125,19 @@ def scenario_lineage(scenario: str) -> list[str]:
         pass  # a suite variant not in the catalog: only its own name
     return names
 
+
+def restore_progress(agent, config: dict, folder) -> None:
+    """Set agent.steps, total_steps and train_seconds from a checkpoint's config.json; a
+    hand-edited or corrupt value is one AgentError, not a traceback at the next resume."""
+    try:
+        steps = int(config.get("steps", 0))
+        total = config.get("total_steps")
+        total = None if total is None else int(total)
+        seconds = float(config.get("train_seconds", 0.0))
+        if steps < 0 or (total is not None and total < 0) or not seconds >= 0:
+            raise ValueError("negative")
+    except (TypeError, ValueError):
+        raise AgentError(f"{folder}/config.json is corrupt: steps, total_steps and train_seconds must be "
+                         "non-negative numbers") from None
+    agent.steps, agent.total_steps, agent.train_seconds = steps, total, seconds
+

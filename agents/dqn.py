@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
+from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, restore_progress, save_checkpoint
 from agents.settings import check_setting, read_settings_table
 from perception.encoder import Encoder
 from perception.weights import load_encoder
@@ -250,8 +250,6 @@ class DQNAgent(Agent):
             agent.learner.load_state_dict(state["learner"])
         except (KeyError, RuntimeError) as err:
             raise AgentError(f"{path}/model.pt does not fit a dqn network: {str(err).splitlines()[0]}") from None
-        agent.steps = int(config.get("steps", 0))
-        agent.total_steps = config.get("total_steps")
-        agent.train_seconds = float(config.get("train_seconds", 0.0))
+        restore_progress(agent, config, path)
         return agent
 

@@ -28,7 +28,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, save_checkpoint
+from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, restore_progress, save_checkpoint
 from agents.dqn import KINEMATICS_SCALE
 from agents.settings import check_setting, read_settings_table
 
@@ -223,11 +223,12 @@ class SB3Agent(Agent):
             agent.load_training_state(state["model"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise AgentError(f"{path}/model.pt does not fit a {cls.name} policy: {str(err).splitlines()[0]}") from None
-        agent.steps = int(config.get("steps", 0))
-        agent.total_steps = config.get("total_steps")
-        agent.train_seconds = float(config.get("train_seconds", 0.0))
+        restore_progress(agent, config, path)
         agent.model.num_timesteps = agent.steps
-        agent.model._n_updates = int(config.get("updates", 0))
+        updates = config.get("updates", 0)
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
+            raise AgentError(f"{path}/config.json is corrupt: updates must be a non-negative integer, got {updates!r}")
+        agent.model._n_updates = updates
         return agent
 
 

@@ -344,3 +344,14 @@ def test_a_model_file_given_instead_of_its_folder_is_refused(saved):
     with pytest.raises(AgentError) as err:
         agents.checkpoint_for(DQNAgent, "merge", str(saved["dqn"] / "model.pt"), None)
     assert str(err.value) == f"{saved['dqn'] / 'model.pt'} is a file; a checkpoint is a folder holding config.json (and model.pt)"
+
+
+@pytest.mark.parametrize("key, value", [("steps", "abc"), ("total_steps", -5), ("train_seconds", "x"), ("steps", None)])
+def test_a_corrupt_training_progress_number_is_refused_in_one_line(tmp_path, key, value):
+    env = make_env("merge", obs="kinematics")
+    folder = DQNAgent(env, seed=0, config=DQNConfig(obs="kinematics"), scenario="merge").save(tmp_path / "c")
+    config = json.loads((folder / "config.json").read_text())
+    config[key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(AgentError, match="config.json is corrupt: steps, total_steps and train_seconds"):
+        DQNAgent.load(folder, env)
