@@ -161,7 +161,13 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         print(f"interrupted: continue with --suite {args.suite} --resume --run {results.folder.name} (same --agent list)", file=sys.stderr)
         return 130
     labels = [s.label for s in specs]
-    write_reports(results, labels, [s.name for s in suite.scenarios])
+    try:
+        write_reports(results, labels, [s.name for s in suite.scenarios])
+    except OSError as err:  # e.g. a full disk: the reports are written as one set, so the old ones stay
+        print(f"run_sim.py: error: cannot write the reports in {results.folder}: {err.strerror or err}; every episode "
+              f"is kept in {results.path}: free space, then --suite {args.suite} --resume --run {results.folder.name}",
+              file=sys.stderr)
+        return 1
     print((results.folder / "leaderboard.md").read_text(encoding="utf-8"))
     print(f"reports: {results.folder}/leaderboard.md, results.csv, scores.png")
     if args.replays:

@@ -4,6 +4,7 @@ a full disk while saving a checkpoint or writing reports keeps the previous file
 
 import contextlib
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -208,3 +209,21 @@ def test_a_full_disk_while_writing_reports_keeps_the_previous_reports(tmp_path, 
     assert len(filled) == 1 and f".{fills_on}." in Path(filled[0]).name
     assert {name: (tmp_path / "run" / name).read_bytes() for name in names} == before  # all three, consistent
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(names)  # no temp files
+
+
+def test_a_full_disk_while_suite_reports_are_written_is_one_line_and_keeps_the_results(tmp_path, capsys, monkeypatch):
+    import run_sim
+    import scoring.report
+
+    suite = tmp_path / "one.yaml"
+    suite.write_text("description: one\nseeds: {first: 1000000, count: 1}\nepisodes: 1\nscenarios: [merge]\n")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(scoring.report, "write_reports", full_disk)
+    code = run_sim.main(["--suite", str(suite), "--agent", "idm", "--workers", "1", "--reports", str(tmp_path), "--run", "r"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and "No space left on device" in err[-1] and "--resume --run r" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert len(json.loads((tmp_path / "one" / "r" / "results.json").read_text())["episodes"]) == 1
