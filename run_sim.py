@@ -102,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--train", action="store_true", help="train the agent on the scenario; saves runs/<scenario>/<agent>/<run>/")
     training.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training budget in env steps (default: the scenario's)")
     training.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (default: auto = cuda if present)")
-    training.add_argument("--eval-every", type=int_in(1, MAX_STEPS), default=5_000, metavar="N",
-                          help="evaluate on held-out seeds every N env steps; the best evaluation is the run's checkpoint (default: 5000)")
-    training.add_argument("--eval-episodes", type=int_in(1, MAX_EPISODES), default=20, metavar="N",
-                          help="held-out episodes per evaluation (default: 20)")
+    training.add_argument("--eval-every", type=int_in(1, MAX_STEPS), default=None, metavar="N",
+                          help="evaluate on held-out seeds every N env steps; the best evaluation is the run's checkpoint "
+                          "(default: 5000; a resumed run keeps its own)")
+    training.add_argument("--eval-episodes", type=int_in(1, MAX_EPISODES), default=None, metavar="N",
+                          help="held-out episodes per evaluation (default: 20; a resumed run keeps its own)")
     training.add_argument("--finetune-encoder", action="store_true",
                           help="SB3 agents: train the perception encoder too (the policy then sees camera frames)")
     training.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter, e.g. --set learning_rate=3e-4")
@@ -236,6 +237,7 @@ def check_training_options(parser: argparse.ArgumentParser, args: argparse.Names
 
     if not args.train:
         given = [flag for flag, value in (("--set", args.set), ("--steps", args.steps),
+                                          ("--eval-every", args.eval_every), ("--eval-episodes", args.eval_episodes),
                                           ("--finetune-encoder", args.finetune_encoder)) if value]
         if given:
             parser.error(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --train")

@@ -140,4 +140,7 @@ def restore_progress(agent, config: dict, folder) -> None:
         raise AgentError(f"{folder}/config.json is corrupt: steps, total_steps and train_seconds must be "
                          "non-negative numbers") from None
     agent.steps, agent.total_steps, agent.train_seconds = steps, total, seconds
+    evaluation = config.get("evaluation")
+    agent.evaluation = {key: value for key, value in (evaluation.items() if isinstance(evaluation, dict) else ())
+                        if key in ("eval_every", "eval_episodes") and isinstance(value, int) and value >= 1}
 

@@ -208,6 +208,7 @@ class DQNAgent(Agent):
         self.steps = 0  # env steps trained
         self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
         self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
+        self.evaluation: dict = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
 
     @staticmethod
     def default_settings(scenario: str) -> dict:
@@ -229,7 +230,7 @@ class DQNAgent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.dqn_config.obs,
                 "dqn": asdict(self.dqn_config), "steps": self.steps, "total_steps": self.total_steps,
-                "train_seconds": self.train_seconds,
+                "train_seconds": self.train_seconds, "evaluation": self.evaluation,
                 "perception_weights": perception_hash()}
 
     def save(self, path) -> Path:

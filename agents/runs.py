@@ -61,5 +61,10 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
         agent = agent_class(make_env(scenario, obs=config.obs), seed=seed, config=config, device=device, scenario=scenario)
         total = budget
     agent.total_steps = total
-    agent.learn(total, run_dir=run_dir, **learn_options)
+    from agents.training import EVALUATION_DEFAULTS
+
+    kept = agent.evaluation if resume else {}  # a resumed run evaluates as it did, unless told otherwise
+    agent.evaluation = {key: learn_options.pop(key, None) or kept.get(key) or default
+                        for key, default in EVALUATION_DEFAULTS.items()}
+    agent.learn(total, run_dir=run_dir, **agent.evaluation, **learn_options)
     return run_dir

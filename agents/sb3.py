@@ -146,6 +146,7 @@ class SB3Agent(Agent):
         self.steps = 0  # env steps trained
         self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
         self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
+        self.evaluation: dict = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
         # Acting needs the policy only: no rollout data, and a replay buffer of one transition.
         spaces = DummyVecEnv([lambda: _SpacesOnly(env.observation_space, env.action_space)])
         self.model = self.build_model(spaces, seed=seed, buffer_size=1)
@@ -203,7 +204,7 @@ class SB3Agent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.settings.obs,
                 "settings": self.settings.values, "steps": self.steps, "total_steps": self.total_steps,
-                "train_seconds": self.train_seconds,
+                "train_seconds": self.train_seconds, "evaluation": self.evaluation,
                 "updates": int(getattr(self.model, "_n_updates", 0)), "perception_weights": perception_hash()}
 
     def save(self, path) -> Path:

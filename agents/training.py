@@ -26,6 +26,8 @@ from sim.rollout import play_episodes
 from sim.table import summary
 
 EVAL_FIRST_SEED = 900_000  # held out from training (training envs use seed * 1000 + worker)
+# How often and how long a run evaluates, unless told; a resumed run keeps its own (config.json "evaluation").
+EVALUATION_DEFAULTS = {"eval_every": 5_000, "eval_episodes": 20}
 
 
 def evaluate(policy, scenario: str, obs: str, episodes: int, encoder=None) -> dict:

@@ -144,11 +144,12 @@ def test_resume_continues_the_step_count_schedule_and_optimiser(tmp_path):
     state = torch.load(run_dir / "last" / "model.pt", weights_only=True)["model"]
     assert state["policy.optimizer"]["state"], "the optimiser's moments are saved"
     train_agent(PPOAgent, "merge", 128, torch.device("cpu"), "r", True, {}, seed=1, runs_dir=tmp_path,
-                eval_every=10_000, eval_episodes=1, progress=False)
+                progress=False)  # no evaluation settings: the run keeps its own
     after = json.loads((run_dir / "last" / "config.json").read_text())
     assert after["steps"] == 128 and after["total_steps"] == 128 and after["updates"] == 4
     assert after["settings"] == first["settings"]
     assert after["train_seconds"] > first["train_seconds"] > 0, "the training clock continues across a resume"
+    assert after["evaluation"] == first["evaluation"] == {"eval_every": 10_000, "eval_episodes": 1}
 
 
 def test_training_uses_the_vector_env_workers(tmp_path):

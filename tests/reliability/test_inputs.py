@@ -107,6 +107,7 @@ def write(folder: Path, name: str, content: str | bytes) -> str:
     (["--train", "--seed", "1000000"], "training seeds stay below 1000000"),
     (["--set", "gamma=0.5"], "--set applies only with --train"),
     (["--steps", "100", "--finetune-encoder"], "--steps, --finetune-encoder apply only with --train"),
+    (["--eval-every", "100"], "--eval-every applies only with --train"),
 ])
 def test_bad_names_and_numbers(cli, args, message):
     assert message in cli(*args)
