@@ -54,6 +54,7 @@ class DQNConfig:
     priority_beta: float = 0.4  # annealed to 1 over training
     hidden: int = 256
     max_grad_norm: float = 10.0
+    crash_penalty: float = 0.0  # [reward] subtracted when an episode ends in a collision or off road (training only)
 
     @classmethod
     def from_dict(cls, values: dict) -> "DQNConfig":

@@ -14,7 +14,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.replay import NStepCollector, ReplayBuffer, check_replay_memory, replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests
+from agents.training import RunFolder, TrainingClock, VecCrashPenalty, evaluate, progress_bar, stop_requests
 from sim import make_vec_env
 
 
@@ -36,6 +36,8 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         encoder = load_encoder(device=agent.device)
     seed = agent.seed or 0
     venv = make_vec_env(agent.scenario, c.n_envs, obs=c.obs, seed=seed * 1000 + agent.steps, encoder=encoder)
+    if c.crash_penalty:
+        venv = VecCrashPenalty(venv, c.crash_penalty)
     space = venv.observation_space
     buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, alpha, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)

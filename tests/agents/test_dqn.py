@@ -106,7 +106,8 @@ def test_prioritised_sampling_follows_priorities():
 def short_run(tmp_path_factory):
     """A real (tiny) training run on merge with kinematics observations."""
     runs = tmp_path_factory.mktemp("runs")
-    settings = {"obs": "kinematics", "n_envs": 2, "learning_starts": 64, "batch_size": 16, "buffer_size": 2000}
+    settings = {"obs": "kinematics", "n_envs": 2, "learning_starts": 64, "batch_size": 16, "buffer_size": 2000,
+                "crash_penalty": 1.0}  # the training-only shaping path runs too
     run_dir = train_agent(DQNAgent, "merge", 120, torch.device("cpu"), "r1", False, settings, seed=3, runs_dir=runs)
     return runs, run_dir
 
