@@ -126,6 +126,14 @@ def scenario_lineage(scenario: str) -> list[str]:
     return names
 
 
+def reset_progress(agent) -> None:
+    """The training progress a checkpoint keeps, for an agent that has not trained yet."""
+    agent.steps = 0  # env steps trained
+    agent.total_steps = None  # the training budget, kept so that a resume keeps the schedule
+    agent.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
+    agent.evaluation = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
+
+
 def restore_progress(agent, config: dict, folder) -> None:
     """Set agent.steps, total_steps and train_seconds from a checkpoint's config.json; a
     hand-edited or corrupt value is one AgentError, not a traceback at the next resume."""

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, restore_progress, save_checkpoint
+from agents.checkpoint import (check_trained_on, load_checkpoint, perception_hash, reset_progress,
+                               restore_progress, save_checkpoint)
 from agents.settings import check_setting, read_settings_table
 from perception.encoder import Encoder
 from perception.weights import load_encoder
@@ -206,10 +207,7 @@ class DQNAgent(Agent):
         self.learner = DQNLearner(self.dqn_config, env.observation_space, int(env.action_space.n), self.device, encoder)
         self.scenario = scenario
         self.obs_shape = tuple(env.observation_space.shape)
-        self.steps = 0  # env steps trained
-        self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
-        self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
-        self.evaluation: dict = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
+        reset_progress(self)  # steps, total_steps, train_seconds, evaluation: what a resume continues
 
     @staticmethod
     def default_settings(scenario: str) -> dict:

@@ -28,7 +28,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import check_trained_on, load_checkpoint, perception_hash, restore_progress, save_checkpoint
+from agents.checkpoint import (check_trained_on, load_checkpoint, perception_hash, reset_progress,
+                               restore_progress, save_checkpoint)
 from agents.dqn import KINEMATICS_SCALE
 from agents.settings import check_setting, read_settings_table
 
@@ -143,10 +144,7 @@ class SB3Agent(Agent):
         self.device = torch.device(device) if not isinstance(device, torch.device) else device
         self.scenario = scenario
         self.obs_shape = tuple(env.observation_space.shape)
-        self.steps = 0  # env steps trained
-        self.total_steps: int | None = None  # the training budget, kept so that a resume keeps the schedule
-        self.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
-        self.evaluation: dict = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
+        reset_progress(self)  # steps, total_steps, train_seconds, evaluation: what a resume continues
         # Acting needs the policy only: no rollout data, and a replay buffer of one transition.
         spaces = DummyVecEnv([lambda: _SpacesOnly(env.observation_space, env.action_space)])
         self.model = self.build_model(spaces, seed=seed, buffer_size=1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import asdict
@@ -21,45 +20,11 @@ from pathlib import Path
 import pytest
 
 import run_sim
-import scenarios
-from agents.base import AgentError
-from scenarios import catalog
+from tests.reliability.conftest import files_under
 
 ROOT = Path(__file__).resolve().parents[2]
 HUGE = "1" + "0" * 30  # 10**30
 NOT_UTF8 = b"\xff\xfe\x00bad \xc3\x28"
-
-
-def files_under(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>" for p in folder.rglob("*")}
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """cli(*args) runs run_sim.main from tmp_path/work and returns its one stderr line, after
-    checking exit code 2, no traceback, and that nothing under tmp_path was created or changed."""
-    work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
-    monkeypatch.chdir(work)
-    sigterm = signal.getsignal(signal.SIGTERM)  # --train installs its own handler
-
-    def run(*args: str) -> str:
-        before = files_under(tmp_path)
-        capsys.readouterr()
-        try:
-            with pytest.raises(SystemExit) as stop:
-                run_sim.main(list(args))
-        finally:
-            signal.signal(signal.SIGTERM, sigterm)
-        out, err = capsys.readouterr()
-        assert stop.value.code == 2, (out, err)
-        assert "Traceback" not in err
-        lines = err.strip().splitlines()
-        assert len(lines) == 1, err
-        assert files_under(tmp_path) == before, "a failed run leaves no file behind"
-        return lines[0]
-
-    return run
 
 
 def write(folder: Path, name: str, content: str | bytes) -> str:
@@ -368,77 +333,6 @@ def test_suite_paths_and_results_files(cli, tmp_path):
                              ("[]", "is corrupt")]:
         write(tmp_path / "work/reports/s/r", "results.json", content)
         assert message in cli(*base, "--resume")
-
-
-# --- the YAML loaders, called directly ----------------------------------------------------
-
-@pytest.mark.parametrize("base, overrides, message", [
-    ("merge", {"config": {"vehicle_count": 3}}, "unknown config key 'vehicle_count'"),
-    ("merge", "x", "overrides must be a mapping of scenario keys"),
-    ("merge", {1: 2}, "overrides must be a mapping of scenario keys"),
-    (5, {}, "base must be a scenario name"),
-    ("nosuch", {}, "unknown scenario 'nosuch'"),
-    ("merge", {"budgets": 5}, "budgets must be a dict"),
-    ("merge", {"config": [1, 2]}, "config must be a dict"),
-    ("merge", {"description": None}, "description must be a str"),
-    ("merge", {"success": ["x"]}, "success must be a str"),
-    ("merge", {"budgets": {"max_steps": 10**30}}, "budgets.max_steps must be a positive integer up to"),
-])
-def test_catalog_variant_with_bad_overrides(base, overrides, message):
-    with pytest.raises(scenarios.ScenarioError) as err:
-        catalog.variant(base, "v", overrides)
-    assert message in str(err.value) and "\n" not in str(err.value)
-
-
-@pytest.fixture
-def catalog_dir(tmp_path, monkeypatch):
-    """A catalog of our own: merge's shipped file plus whatever a test writes."""
-    shutil.copy(catalog.CATALOG_DIR / "merge.yaml", tmp_path / "merge.yaml")
-    monkeypatch.setattr(catalog, "CATALOG_DIR", tmp_path)
-    catalog.clear_cache()
-    yield tmp_path
-    monkeypatch.undo()
-    catalog.clear_cache()
-
-
-@pytest.mark.parametrize("content, message", [
-    ("", "must hold a mapping of keys"),
-    (NOT_UTF8, "is not valid YAML"),
-    ("base: [merge]\n", "base must be a str"),
-    ("base: bad\n", "circular 'base' chain bad -> bad"),
-    ("base: merge\nconfig: [1]\n", "config must be a dict"),
-    ("base: merge\n1: x\n", "unknown key(s) 1"),
-    ("base: merge\nbudgets: {max_steps: 0}\n", "budgets.max_steps must be a positive integer"),
-    ("env_id: merge-generic-v1\n", "missing key(s) action, budgets"),
-])
-def test_bad_catalog_files(catalog_dir, content, message):
-    write(catalog_dir, "bad.yaml", content)
-    with pytest.raises(scenarios.ScenarioError) as err:
-        scenarios.get("bad")
-    assert message in str(err.value) and "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("module, content, message", [
-    ("dqn", NOT_UTF8, "cannot read the settings table"),
-    ("dqn", "merge: {gamma: [0.9\n", "cannot read the settings table"),
-    ("dqn", "- merge\n", "expected a mapping of names"),
-    ("dqn", "merge: [1, 2]\n", "[merge]: expected a mapping of names"),
-    ("sb3", "ppo: [1]\n", "[ppo]: expected a mapping of names"),
-    ("sb3", "ppo: {default: {}}\n", "[ppo]: unknown key(s) default; valid: defaults, scenarios"),
-    ("sb3", "ppo: {defaults: 5}\n", "[ppo] defaults: expected a mapping of names, got 5"),
-    ("sb3", "ppo: {scenarios: {merge: x}}\n", "scenarios.merge: expected a mapping of names"),
-])
-def test_bad_settings_tables(tmp_path, monkeypatch, module, content, message):
-    import agents.dqn
-    import agents.sb3
-
-    table = write(tmp_path, f"{module}.yaml", content)
-    owner = agents.dqn if module == "dqn" else agents.sb3
-    monkeypatch.setattr(owner, "SETTINGS_FILE", Path(table))
-    agent = agents.dqn.DQNAgent if module == "dqn" else agents.sb3.PPOAgent
-    with pytest.raises(AgentError) as err:
-        agent.default_settings("merge")
-    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_a_bad_settings_table_stops_train_before_any_run_folder(cli, tmp_path, monkeypatch):

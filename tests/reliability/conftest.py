@@ -1,0 +1,40 @@
+"""Shared by the reliability tests: `cli`, run_sim.main as a user runs it, checked for the one-line error."""
+
+import signal
+from pathlib import Path
+
+import pytest
+
+import run_sim
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>" for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """cli(*args) runs run_sim.main from tmp_path/work and returns its one stderr line, after
+    checking exit code 2, no traceback, and that nothing under tmp_path was created or changed."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    monkeypatch.chdir(work)
+    sigterm = signal.getsignal(signal.SIGTERM)  # --train installs its own handler
+
+    def run(*args: str) -> str:
+        before = files_under(tmp_path)
+        capsys.readouterr()
+        try:
+            with pytest.raises(SystemExit) as stop:
+                run_sim.main(list(args))
+        finally:
+            signal.signal(signal.SIGTERM, sigterm)
+        out, err = capsys.readouterr()
+        assert stop.value.code == 2, (out, err)
+        assert "Traceback" not in err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert files_under(tmp_path) == before, "a failed run leaves no file behind"
+        return lines[0]
+
+    return run
