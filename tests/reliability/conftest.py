@@ -38,3 +38,13 @@ def cli(tmp_path, monkeypatch, capsys):
         return lines[0]
 
     return run
+
+
+NOT_UTF8 = b"\xff\xfe\x00bad \xc3\x28"
+
+
+def write(folder: Path, name: str, content: str | bytes) -> str:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)

@@ -20,18 +20,10 @@ from pathlib import Path
 import pytest
 
 import run_sim
-from tests.reliability.conftest import files_under
+from tests.reliability.conftest import NOT_UTF8, files_under, write
 
 ROOT = Path(__file__).resolve().parents[2]
 HUGE = "1" + "0" * 30  # 10**30
-NOT_UTF8 = b"\xff\xfe\x00bad \xc3\x28"
-
-
-def write(folder: Path, name: str, content: str | bytes) -> str:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return str(path)
 
 
 # --- names and numbers on the command line --------------------------------------------------

@@ -11,15 +11,7 @@ import pytest
 import scenarios
 from agents.base import AgentError
 from scenarios import catalog
-
-NOT_UTF8 = b"\xff\xfe\x00bad \xc3\x28"
-
-
-def write(folder: Path, name: str, content: str | bytes) -> str:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return str(path)
+from tests.reliability.conftest import NOT_UTF8, write
 
 
 @pytest.mark.parametrize("base, overrides, message", [
