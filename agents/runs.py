@@ -38,6 +38,7 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
                 settings: dict, seed: int, runs_dir: Path = RUNS_DIR, **learn_options) -> Path:
     """Train (or resume) an agent on a scenario; returns the run folder."""
     import scenarios
+    from agents.training import EVALUATION_DEFAULTS
     from sim import make_env
 
     if not agent_class.trainable:
@@ -61,8 +62,6 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
         agent = agent_class(make_env(scenario, obs=config.obs), seed=seed, config=config, device=device, scenario=scenario)
         total = budget
     agent.total_steps = total
-    from agents.training import EVALUATION_DEFAULTS
-
     kept = agent.evaluation if resume else {}  # a resumed run evaluates as it did, unless told otherwise
     agent.evaluation = {key: learn_options.pop(key, None) or kept.get(key) or default
                         for key, default in EVALUATION_DEFAULTS.items()}

@@ -35,7 +35,7 @@ from agents.settings import check_setting, read_settings_table
 
 # Settings of ours, next to the algorithm's own constructor arguments.
 OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False,
-                "crash_penalty": 0.0}  # [reward] subtracted on a collision during training (agents/training.py)
+                "crash_penalty": 0.0}  # [reward] off a crash's or off-road end, training only (agents/training.py)
 # Constructor arguments that are not hyperparameters (or that the adapter sets itself).
 NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
                 "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs", "replay_buffer_class",
@@ -95,7 +95,7 @@ class SB3Settings:
     def algorithm_kwargs(self) -> dict:
         return {k: v for k, v in self.values.items() if k not in OWN_DEFAULTS}
 
-    def policy(self, observation_space: gym.Space) -> tuple[str, dict]:
+    def policy(self) -> tuple[str, dict]:
         """(SB3 policy name, policy_kwargs) for this input."""
         kwargs: dict = {"net_arch": list(self.values["net_arch"])}
         if self.obs == "camera":
@@ -154,7 +154,7 @@ class SB3Agent(Agent):
         kwargs = self.settings.algorithm_kwargs()
         if buffer_size is not None and "buffer_size" in kwargs:
             kwargs["buffer_size"] = buffer_size
-        policy, policy_kwargs = self.settings.policy(venv.observation_space)
+        policy, policy_kwargs = self.settings.policy()
         try:
             return self.algorithm(policy, venv, policy_kwargs=policy_kwargs, seed=seed, device=self.device, verbose=0,
                                   **kwargs)

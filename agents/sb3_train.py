@@ -22,15 +22,15 @@ from sim import make_vec_env
 class SandboxCallback(BaseCallback):
     """Per env step: progress, evaluation every `eval_every` steps, stop on request."""
 
-    def __init__(self, agent, run: RunFolder, total_steps: int, eval_every: int, eval_episodes: int,
-                 stop: dict, bar, task, encoder) -> None:
+    def __init__(self, agent, run: RunFolder, eval_every: int, eval_episodes: int, stop: dict, bar, task,
+                 encoder) -> None:
         super().__init__()
-        self.agent, self.run, self.total_steps, self.stop = agent, run, total_steps, stop
+        self.agent, self.run, self.stop = agent, run, stop
         self.eval_every, self.eval_episodes, self.encoder = eval_every, eval_episodes, encoder
         self.bar, self.task = bar, task
         self.next_eval = (agent.steps // eval_every + 1) * eval_every
         self.recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
-        self.clock, self.start, self.start_steps = TrainingClock(agent), time.perf_counter(), agent.steps
+        self.clock, self.start_steps = TrainingClock(agent), agent.steps
 
     def _on_step(self) -> bool:
         agent = self.agent
@@ -38,7 +38,7 @@ class SandboxCallback(BaseCallback):
         for done, info in zip(self.locals["dones"], self.locals["infos"]):
             if done and "episode" in info:
                 self.recent.append((info["episode"]["episode_return"], info["episode"]["outcome"] == "collision"))
-        sps = (agent.steps - self.start_steps) / max(1e-9, time.perf_counter() - self.start - self.clock.excluded)
+        sps = (agent.steps - self.start_steps) / max(1e-9, time.perf_counter() - self.clock.start - self.clock.excluded)
         fields = {"sps": sps}
         if self.recent:
             fields.update(ret=float(np.mean([r for r, _ in self.recent])), crash=float(np.mean([c for _, c in self.recent])))
@@ -104,7 +104,7 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         with stop_requests() as stop:
             bar, task = progress_bar(agent.name, agent.scenario, total_steps, agent.steps, progress)
             with bar:
-                callback = SandboxCallback(agent, run, total_steps, eval_every, eval_episodes, stop, bar, task, encoder)
+                callback = SandboxCallback(agent, run, eval_every, eval_episodes, stop, bar, task, encoder)
                 if agent.steps < total_steps:
                     # SB3 counts the schedule over num_timesteps + this call's steps = total_steps.
                     agent.model.learn(total_steps - agent.steps, callback=callback, reset_num_timesteps=False,
