@@ -10,7 +10,7 @@ import scenarios
 from sim.camera import CameraConfig
 from sim.isolation import restore_vehicle_classes
 from sim.metrics import EpisodeMetrics
-from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_truth
+from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_lane, read_truth
 
 gym.register_envs(highway_env)
 
@@ -69,7 +69,8 @@ def make_env(
 
 
 class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """Puts the truth array in info["truth"]; in kinematics mode it is also the observation."""
+    """Puts the truth array in info["truth"] (in kinematics mode it is also the observation) and
+    the ego's lane-relative state in info["lane"] (sim/truth.py LANE_FEATURES)."""
 
     def __init__(self, env: gym.Env, vehicles: int, as_observation: bool) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, vehicles=vehicles, as_observation=as_observation)
@@ -81,13 +82,17 @@ class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
+        self._label(info)
         return (info["truth"] if self._as_observation else obs), info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
+        self._label(info)
         return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
+
+    def _label(self, info: dict) -> None:
+        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
+        info["lane"] = read_lane(self.env.unwrapped)
 
 
 class ReproducibleReset(gym.Wrapper, gym.utils.RecordConstructorArgs):

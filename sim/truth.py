@@ -22,6 +22,15 @@ import numpy as np
 TRUTH_FEATURES = ("presence", "x", "y", "vx", "vy", "heading")
 DEFAULT_TRUTH_VEHICLES = 10  # others besides the ego -> truth shape (11, 6)
 
+# The ego's place on its lane (info["lane"], shape (5,)): what a steering policy needs and the
+# vehicle rows do not hold. on_road is 0/1; lateral [m] is the offset from the lane centre
+# (positive to the lane's right, clipped to +-LATERAL_CLIP); angles [rad] are relative to the
+# ego's heading: the lane's heading here (heading error) and LOOKAHEAD metres further along
+# its route (the bend ahead).
+LANE_FEATURES = ("on_road", "lateral", "heading_error", "bend_10m", "bend_25m")
+LOOKAHEAD = (10.0, 25.0)  # [m]
+LATERAL_CLIP = 10.0  # [m]
+
 
 def read_truth(env, vehicles: int) -> np.ndarray:
     """The truth array (vehicles + 1, 6) of a highway-env env (the unwrapped AbstractEnv)."""
@@ -37,6 +46,33 @@ def read_truth(env, vehicles: int) -> np.ndarray:
     for row, (_, _, other) in enumerate(near, start=1):
         truth[row] = (1.0, *(other.position - ego.position), *(other.velocity - ego.velocity), _wrap(other.heading))
     return truth
+
+
+def read_lane(env) -> np.ndarray:
+    """The ego's lane-relative state (LANE_FEATURES) of a highway-env env (the unwrapped AbstractEnv)."""
+    ego = env.vehicle
+    network = env.road.network
+    lane = network.get_lane(ego.lane_index)
+    longitudinal, lateral = lane.local_coordinates(ego.position)
+    ahead = [_wrap(_heading_along(network, ego, longitudinal + d) - ego.heading) for d in LOOKAHEAD]
+    return np.array([float(ego.on_road), np.clip(lateral, -LATERAL_CLIP, LATERAL_CLIP),
+                     _wrap(lane.heading_at(longitudinal) - ego.heading), *ahead], dtype=np.float32)
+
+
+def _heading_along(network, ego, longitudinal: float) -> float:
+    """Heading [rad] of the ego's lane `longitudinal` metres from its start, following the ego's
+    route (or the closest continuation) into the next lanes when the lane ends before that."""
+    index, route = ego.lane_index, list(getattr(ego, "route", None) or [])  # next_lane pops the route: a copy
+    lane = network.get_lane(index)
+    for _ in range(8):  # lanes are longer than the lookahead; the bound guards odd networks
+        if longitudinal <= lane.length:
+            break
+        following = network.next_lane(index, route=route, position=lane.position(lane.length, 0))
+        if following == index:  # a dead end: extrapolate the last lane
+            break
+        longitudinal -= lane.length
+        index, lane = following, network.get_lane(following)
+    return lane.heading_at(longitudinal)
 
 
 def kinematics_config(vehicles: int) -> dict:

@@ -101,6 +101,26 @@ def test_truth_matches_the_simulator_vehicles():
     assert distances == sorted(distances), "slots are ordered nearest first"
 
 
+def test_lane_state_follows_the_ego_off_a_bend():
+    """info["lane"] on racetrack with the wheel held straight: the ego starts centred and
+    aligned, the track bends ahead of it, and it drifts off the lane and then off the road."""
+    env = make_env("racetrack", obs="kinematics", seed=0)
+    _, info = env.reset()
+    lanes = [info["lane"]]
+    terminated = truncated = False
+    while not (terminated or truncated):
+        _, _, terminated, truncated, info = env.step(np.zeros(env.action_space.shape, np.float32))
+        lanes.append(info["lane"])
+    lanes = np.array(lanes)
+    on_road, lateral, heading_error, bend_25m = lanes[:, 0], lanes[:, 1], lanes[:, 2], lanes[:, 4]
+    ego, lane = env.unwrapped.vehicle, env.unwrapped.vehicle.lane
+    np.testing.assert_allclose(lateral[-1], np.clip(lane.local_coordinates(ego.position)[1], -10, 10), atol=1e-4)
+    assert on_road[0] == 1 and on_road[-1] == 0 and info["episode"]["outcome"] == "offroad"
+    assert abs(lateral[0]) < 0.5 and abs(heading_error[0]) < 0.05
+    assert np.abs(bend_25m).max() > 0.3, "the bend ahead is seen before the ego reaches it"
+    assert np.abs(lateral).max() > 2.0
+
+
 @pytest.mark.parametrize("name", ["merge", "u-turn", "roundabout"])
 def test_truth_has_the_values_of_highway_envs_kinematics_observation(name):
     """Same numbers as highway-env's own Kinematics(absolute=False, normalize=False), up to
