@@ -57,13 +57,13 @@ def collect_job(scenario: str, split: str, samples: int) -> dict:
 
     env = make_env(scenario, obs="camera", seed=None)
     view = np.array(camera_view(CameraConfig(), env.unwrapped.config["centering_position"]), dtype=np.float32)
-    columns = {k: [] for k in ("frames", "truth", "seed", "step")}
+    columns = {k: [] for k in ("frames", "truth", "lane", "seed", "step")}
     seed = SPLIT_FIRST_SEED[split]
     while len(columns["frames"]) < samples:
         policy = make_policy(POLICIES[seed % len(POLICIES)], env, seed)
         obs, info = env.reset(seed=seed)
         for step in range(MAX_EPISODE_STEPS):
-            for key, value in zip(columns, (obs.copy(), info["truth"], seed, step)):
+            for key, value in zip(columns, (obs.copy(), info["truth"], info["lane"], seed, step)):
                 columns[key].append(value)
             if len(columns["frames"]) >= samples:
                 break
@@ -75,6 +75,7 @@ def collect_job(scenario: str, split: str, samples: int) -> dict:
     arrays = {
         "frames": np.stack(columns["frames"]),
         "truth": np.stack(columns["truth"]),
+        "lane": np.stack(columns["lane"]),
         "view": np.repeat(view[None], samples, axis=0),
         "seed": np.array(columns["seed"], dtype=np.int64),
         "step": np.array(columns["step"], dtype=np.int32),

@@ -3,6 +3,7 @@
 A shard is one compressed .npz per (split, scenario):
     frames  (N, C, H, W) uint8   the camera observation
     truth   (N, V+1, 6) float32  sim's info["truth"] at the same instant (see sim/truth.py)
+    lane    (N, 5) float32       sim's info["lane"]: the ego's place on its lane (LANE_FEATURES)
     view    (N, 4) float32       camera view (x_min, x_max, y_min, y_max) [m] around the ego
     seed    (N,) int64           episode seed (splits are disjoint by seed)
     step    (N,) int32           step within the episode
@@ -19,7 +20,7 @@ from torch.utils.data import Dataset
 from sim.camera import in_view
 from sim.files import atomic_write
 
-SHARD_KEYS = ("frames", "truth", "view", "seed", "step")
+SHARD_KEYS = ("frames", "truth", "lane", "view", "seed", "step")
 
 
 def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -33,6 +34,10 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
+        missing = set(SHARD_KEYS) - set(data.files)
+        if missing:
+            raise ValueError(f"shard {path} lacks {sorted(missing)} (an older format): "
+                             "collect again with `python -m perception.collect`")
         return {k: data[k] for k in SHARD_KEYS}
 
 
@@ -53,7 +58,7 @@ def perception_targets(truth: np.ndarray, view: tuple[float, float, float, float
 
 
 class FrameDataset(Dataset):
-    """All samples of some shards in memory: uint8 frames, perception targets and camera views."""
+    """All samples of some shards in memory: uint8 frames, perception targets, camera views and lane states."""
 
     def __init__(self, paths: list[Path]) -> None:
         if not paths:
@@ -65,9 +70,10 @@ class FrameDataset(Dataset):
         ]
         self.targets = torch.from_numpy(np.stack(targets).astype(np.float32))  # (N, V+1, 6)
         self.views = torch.from_numpy(np.concatenate([s["view"] for s in shards]).astype(np.float32))  # (N, 4) [m]
+        self.lanes = torch.from_numpy(np.concatenate([s["lane"] for s in shards]).astype(np.float32))  # (N, 5)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, index: int):
-        return self.frames[index], self.targets[index], self.views[index]
+        return self.frames[index], self.targets[index], self.views[index], self.lanes[index]

@@ -1,16 +1,20 @@
 """The perception network: frame stack -> feature vector for agents, and a decoded vector space.
 
     features(frames)        (B, C, H, W) float in [0, 1] -> (B, F)          what agents consume
-    forward(frames)         -> dense (B, 7, H/4, W/4), slots (B, S, 7)
+    forward(frames)         -> dense (B, 7, H/4, W/4), slots (B, S, 7), lane (B, 5)
     predict_truth(frames, view) uint8 frames -> (B, S, 6) in sim's truth layout (presence = probability)
+    predict_lane(frames)    uint8 frames -> (B, 5) like sim's info["lane"] (on_road = probability)
 
-Two heads on one trunk:
+Three heads on one trunk:
 - a dense detection head (CenterNet-style) on a grid of 4-px cells: per cell an objectness
   logit, the sub-cell offset of a vehicle centre, its relative velocity and heading. Detection
   is translation-equivariant, so positions come out precise; decoding keeps local maxima and
   sorts them by distance to the ego into the truth array's slots.
 - a slot head on the feature vector, predicting the truth array directly (ego row included):
   it makes the agents' features hold the vector space, and gives the ego's own velocity.
+- a lane head on the feature vector, predicting the ego's place on its lane (sim/truth.py
+  LANE_FEATURES: on road, lateral offset, heading error, the bend ahead). Vehicles alone do not
+  tell a steering policy where the road goes; linear in the features, so agents can read it.
 The input also carries the differences of consecutive frames (motion is what velocity is read
 from) and two coordinate channels (CoordConv) that tell the convolutions where they are. Other frame sizes
 work: adaptive pooling brings the deep grid to 8 x 4 before the feature projection.
@@ -30,6 +34,9 @@ from torch.nn import functional as F
 # (full-size gradients): with / 10 the network learnt positions and never velocities.
 TARGET_SCALE = torch.tensor([20.0, 10.0, 2.0, 2.0, 1.0, 1.0])
 VELOCITY_SCALE = 2.0  # [m/s] dense head velocities are predicted / 2
+# Lane targets are divided by these: on_road (a logit, unscaled), lateral [m], heading error,
+# bend at 10 m, bend at 25 m [rad]. Small, so that errors that matter for steering stay large.
+LANE_SCALE = torch.tensor([1.0, 1.0, 0.2, 0.2, 0.4])
 CELL = 4  # [px] detection grid cell
 DETECTION_THRESHOLD = 0.5
 
@@ -58,6 +65,7 @@ class Encoder(nn.Module):
         self.project = nn.Sequential(nn.AdaptiveAvgPool2d((8, 4)), nn.Flatten(), nn.Linear(64 * 8 * 4, config.features),
                                      nn.ReLU(inplace=True))
         self.slot_head = nn.Linear(config.features, config.slots * 7)
+        self.lane_head = nn.Linear(config.features, len(LANE_SCALE))
         self.detect = nn.Sequential(nn.Conv2d(32 + 64, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
         nn.init.constant_(self.detect[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, config.height), torch.linspace(-1, 1, config.width), indexing="ij")
@@ -76,21 +84,28 @@ class Encoder(nn.Module):
         """(B, C, H, W) float in [0, 1] -> (B, F)."""
         return self._trunk(frames)[2]
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         stem, deep, features = self._trunk(frames)
         context = F.interpolate(deep, size=stem.shape[-2:], mode="bilinear", align_corners=False)
         dense = self.detect(torch.cat([stem, context], dim=1))  # (B, 7, H/4, W/4)
         slots = self.slot_head(features).view(-1, self.config.slots, 7)  # (B, S, 7)
-        return dense, slots
+        return dense, slots, self.lane_head(features)  # lane: (B, 5) scaled by LANE_SCALE
 
     @torch.no_grad()
     def predict_truth(self, frames: np.ndarray | torch.Tensor, view: np.ndarray) -> np.ndarray:
         """uint8 frames (B, C, H, W) and camera views (B, 4) or (4,) -> (B, S, 6) like sim's truth."""
         device = next(self.parameters()).device
         frames = torch.as_tensor(frames, device=device).float().div_(255)
-        dense, slots = self(frames)
+        dense, slots, _ = self(frames)
         view = np.broadcast_to(np.asarray(view, dtype=np.float32), (len(frames), 4))
         return decode(dense.cpu(), slots.cpu(), torch.from_numpy(view.copy()), self.config).numpy()
+
+    @torch.no_grad()
+    def predict_lane(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
+        """uint8 frames (B, C, H, W) -> (B, 5) like sim's info["lane"], on_road as a probability."""
+        device = next(self.parameters()).device
+        lane = self.lane_head(self.features(torch.as_tensor(frames, device=device).float().div_(255))).cpu()
+        return decode_lane(lane).numpy()
 
     def config_dict(self) -> dict:
         return asdict(self.config)
@@ -117,6 +132,18 @@ def decode(dense: torch.Tensor, slots: torch.Tensor, view: torch.Tensor, config:
         found = found[torch.argsort(torch.hypot(x, y))][: config.slots - 1]
         out[b, 1 : 1 + len(found)] = found
     return out
+
+
+def decode_lane(lane: torch.Tensor) -> torch.Tensor:
+    """Lane head output (B, 5) -> sim's info["lane"] layout, on_road as a probability."""
+    values = lane * LANE_SCALE.to(lane.device)
+    return torch.cat([torch.sigmoid(lane[:, :1]), values[:, 1:]], dim=1)
+
+
+def lane_loss(lane: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE on on_road + smooth L1 on the scaled offsets and angles; (B, 5) each."""
+    scaled = target / LANE_SCALE.to(target.device)
+    return F.binary_cross_entropy_with_logits(lane[:, 0], target[:, 0]) + F.smooth_l1_loss(lane[:, 1:], scaled[:, 1:])
 
 
 def dense_targets(target: torch.Tensor, view: torch.Tensor, grid: tuple[int, int], scaling: float):
@@ -157,14 +184,15 @@ def encode_slots(target: torch.Tensor) -> torch.Tensor:
     return torch.cat([target[..., :1], values / TARGET_SCALE.to(target.device)], dim=-1)
 
 
-def perception_loss(outputs: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor, view: torch.Tensor,
-                    scaling: float) -> tuple[torch.Tensor, dict]:
+def perception_loss(outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor], target: torch.Tensor,
+                    view: torch.Tensor, lane_target: torch.Tensor, scaling: float) -> tuple[torch.Tensor, dict]:
     """Dense detection (focal + regression at vehicle centres) + slot head (presence BCE +
-    regression on present slots, ego velocity and heading).
+    regression on present slots, ego velocity and heading) + lane head.
 
-    target: (B, S, 6) perception targets (dataset.perception_targets); view: (B, 4) [m].
+    target: (B, S, 6) perception targets (dataset.perception_targets); view: (B, 4) [m];
+    lane_target: (B, 5) sim's info["lane"].
     """
-    dense, slots = outputs
+    dense, slots, lane = outputs
     heat, index, values = dense_targets(target, view, dense.shape[-2:], scaling)
     detection = focal_loss(dense[:, 0], heat)
     at_centres = dense[index[:, 0], 1:, index[:, 1], index[:, 2]]  # (N, 6)
@@ -175,5 +203,7 @@ def perception_loss(outputs: tuple[torch.Tensor, torch.Tensor], target: torch.Te
     mask = presence[..., None].expand(-1, -1, 6)
     slot_reg = (F.smooth_l1_loss(slots[:, 1:, 1:], encoded[:, 1:, 1:], reduction="none") * mask).sum() / mask.sum().clamp(min=1)
     ego = F.smooth_l1_loss(slots[:, 0, 3:], encoded[:, 0, 3:])
-    loss = detection + box + 0.5 * (slot_bce + slot_reg) + ego
-    return loss, {"detection": detection.item(), "box": box.item(), "slots": (slot_bce + slot_reg).item(), "ego": ego.item()}
+    on_lane = lane_loss(lane, lane_target)
+    loss = detection + box + 0.5 * (slot_bce + slot_reg) + ego + on_lane
+    return loss, {"detection": detection.item(), "box": box.item(), "slots": (slot_bce + slot_reg).item(),
+                  "ego": ego.item(), "lane": on_lane.item()}

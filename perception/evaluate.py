@@ -20,15 +20,19 @@ from rich.table import Table
 
 from perception.collect import HELD_OUT_SCENARIO
 from perception.dataset import FrameDataset
-from perception.metrics import score
+from perception.metrics import lane_scores, score
 from perception.weights import DEFAULT_WEIGHTS, WeightsError, load_encoder
 
-METRICS = ("f1", "precision", "recall", "position_mae", "velocity_mae")
+METRICS = ("f1", "precision", "recall", "position_mae", "velocity_mae", "on_road_accuracy", "lateral_mae",
+           "heading_error_mae")
+HIGHER_IS_BETTER = ("f1", "precision", "recall", "on_road_accuracy")
 
 
-def predict(encoder, frames: torch.Tensor, views: torch.Tensor, batch: int = 256) -> np.ndarray:
-    return np.concatenate([encoder.predict_truth(frames[i : i + batch], views[i : i + batch].numpy())
-                           for i in range(0, len(frames), batch)])
+def predict(encoder, frames: torch.Tensor, views: torch.Tensor, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(truth layout (N, S, 6), lane layout (N, 5)) for uint8 frames, in batches."""
+    chunks = [slice(i, i + batch) for i in range(0, len(frames), batch)]
+    truth = np.concatenate([encoder.predict_truth(frames[c], views[c].numpy()) for c in chunks])
+    return truth, np.concatenate([encoder.predict_lane(frames[c]) for c in chunks])
 
 
 def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
@@ -39,18 +43,20 @@ def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
     results = {}
     for shard in shards:
         dataset = FrameDataset([shard])
-        results[shard.stem] = score(predict(encoder, dataset.frames, dataset.views), dataset.targets.numpy())
+        truth, lane = predict(encoder, dataset.frames, dataset.views)
+        results[shard.stem] = {**score(truth, dataset.targets.numpy()), **lane_scores(lane, dataset.lanes.numpy())}
     trained = [r for name, r in results.items() if name != HELD_OUT_SCENARIO]
     if trained:
         results["mean"] = {m: float(np.mean([r[m] for r in trained])) for m in METRICS}
-        worst = {m: min if m in ("f1", "precision", "recall") else max for m in METRICS}
+        worst = {m: min if m in HIGHER_IS_BETTER else max for m in METRICS}
         results["worst"] = {m: float(worst[m](r[m] for r in trained)) for m in METRICS}
     return results
 
 
 def print_results(results: dict[str, dict], title: str) -> None:
     table = Table(title=title)
-    for header in ("scenario", "F1", "precision", "recall", "position [m]", "velocity [m/s]", "true vehicles"):
+    for header in ("scenario", "F1", "precision", "recall", "position [m]", "velocity [m/s]", "on road",
+                   "lateral [m]", "heading [rad]", "true vehicles"):
         table.add_column(header, justify="right")
     for name, r in results.items():
         label = f"{name} (held out)" if name == HELD_OUT_SCENARIO else name

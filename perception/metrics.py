@@ -7,6 +7,11 @@ positive when its centres are within MATCH_RADIUS. Then:
     position error [m]  = mean Euclidean distance between matched centres
     velocity error [m/s] = mean Euclidean distance between matched relative velocities
 (Euclidean errors are at least as large as per-axis MAEs: the stricter reading of "MAE".)
+
+The lane head (the ego's place on its lane, sim/truth.py LANE_FEATURES) is scored per frame:
+on-road accuracy, and the mean absolute error and R^2 of the lateral offset [m], the heading
+error [rad] and the bend 25 m ahead [rad]. R^2 is nan where the truth does not vary (a straight
+highway has no bends): there is nothing to explain.
 """
 
 from __future__ import annotations
@@ -67,3 +72,17 @@ def score(predicted: np.ndarray, targets: np.ndarray) -> dict:
     for p, t in zip(predicted, targets, strict=True):
         scores.add(p, t)
     return scores.summary()
+
+
+LANE_REGRESSION = {"lateral": 1, "heading_error": 2, "bend_25m": 4}  # name -> column of info["lane"]
+
+
+def lane_scores(predicted: np.ndarray, target: np.ndarray) -> dict:
+    """predicted (N, 5) with on_road as a probability, target (N, 5) sim's info["lane"]."""
+    out = {"on_road_accuracy": float(np.mean((predicted[:, 0] > 0.5) == (target[:, 0] > 0.5)))}
+    for name, column in LANE_REGRESSION.items():
+        error = predicted[:, column] - target[:, column]
+        variance = float(np.var(target[:, column]))
+        out[f"{name}_mae"] = float(np.mean(np.abs(error)))
+        out[f"{name}_r2"] = 1 - float(np.mean(error**2)) / variance if variance > 1e-6 else float("nan")
+    return out

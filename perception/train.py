@@ -25,41 +25,58 @@ from torch.utils.tensorboard import SummaryWriter
 
 from perception.dataset import FrameDataset
 from perception.device import resolve_device
-from perception.encoder import Encoder, EncoderConfig, decode, perception_loss
+from perception.encoder import Encoder, EncoderConfig, decode, decode_lane, perception_loss
 from perception.evaluate import evaluate_split
-from perception.metrics import score
-from perception.weights import load_encoder, save_encoder
+from perception.metrics import lane_scores, score
+from perception.weights import WeightsError, file_sha256, load_encoder, save_encoder, weights_paths
 
 
-def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, np.ndarray, np.ndarray]:
-    """One pass; trains when an optimizer is given. Returns mean loss, predictions, targets."""
+def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, dict]:
+    """One pass; trains when an optimizer is given. Returns the mean loss and, when evaluating,
+    the validation metrics (vehicles and lane)."""
     encoder.train(optimizer is not None)
-    total, count, predictions, targets = 0.0, 0, [], []
+    total, count, outputs = 0.0, 0, {"truth": [], "target": [], "lane": [], "lane_target": []}
     with torch.set_grad_enabled(optimizer is not None):
-        for frames, target, view in loader:
-            frames, target, view = frames.to(device).float().div_(255), target.to(device), view.to(device)
+        for frames, target, view, lane in loader:
+            frames, target, view, lane = frames.to(device).float().div_(255), target.to(device), view.to(device), lane.to(device)
             out = encoder(frames)
-            loss, _ = perception_loss(out, target, view, encoder.config.scaling)
+            loss, _ = perception_loss(out, target, view, lane, encoder.config.scaling)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
                 optimizer.step()
             else:
-                dense, slots = (o.cpu() for o in out)
-                predictions.append(decode(dense, slots, view.cpu(), encoder.config).numpy())
-                targets.append(target.cpu().numpy())
+                dense, slots, lane_out = (o.cpu() for o in out)
+                for key, value in (("truth", decode(dense, slots, view.cpu(), encoder.config)), ("target", target),
+                                   ("lane", decode_lane(lane_out)), ("lane_target", lane)):
+                    outputs[key].append(value.cpu().numpy())
             total += loss.item() * len(frames)
             count += len(frames)
             if on_batch is not None:
                 on_batch(loss.item())
-    if predictions:
-        return total / count, np.concatenate(predictions), np.concatenate(targets)
-    return total / count, np.empty(0), np.empty(0)
+    if optimizer is not None:
+        return total / count, {}
+    stacked = {key: np.concatenate(value) for key, value in outputs.items()}
+    return total / count, {**score(stacked["truth"], stacked["target"]), **lane_scores(stacked["lane"], stacked["lane_target"])}
+
+
+def initialise_from(encoder: Encoder, name: str) -> str:
+    """Start from shipped weights (fine-tuning); heads those weights lack keep their fresh
+    initialisation. Returns the weights' sha256, for the model card."""
+    pt, _ = weights_paths(name)
+    state = torch.load(pt, map_location="cpu", weights_only=True)
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # a shape differs: another architecture
+        raise WeightsError(f"{pt} does not match this encoder: {str(err).splitlines()[1].strip()}") from None
+    if unexpected or any(not key.startswith("lane_head.") for key in missing):
+        raise WeightsError(f"{pt} does not match this encoder (missing {missing}, unexpected {unexpected})")
+    return file_sha256(pt)
 
 
 def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
-          seed: int, logdir: Path) -> dict:
+          seed: int, logdir: Path, init: str | None = None) -> dict:
     torch.manual_seed(seed)
     np.random.seed(seed)
     train_set = FrameDataset(sorted((data / "train").glob("*.npz")))
@@ -68,12 +85,15 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
     train_loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=generator, drop_last=True)
     val_loader = DataLoader(val_set, batch_size=256)
     _, channels, height, width = train_set.frames.shape
-    encoder = Encoder(EncoderConfig(in_channels=channels, height=height, width=width)).to(device)
+    encoder = Encoder(EncoderConfig(in_channels=channels, height=height, width=width))
+    initialised_from = initialise_from(encoder, init) if init else None
+    encoder = encoder.to(device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
     writer = SummaryWriter(str(logdir))
     recipe = {"epochs_max": epochs, "batch": batch, "lr": lr, "optimizer": "AdamW(wd=1e-4)", "schedule": "cosine",
-              "patience": patience, "seed": seed, "device": str(device)}
+              "patience": patience, "seed": seed, "device": str(device),
+              "initialised_from": {"weights": init, "sha256": initialised_from} if init else None}
     best = {"val_loss": float("inf"), "epoch": -1}
     start, step = time.perf_counter(), 0
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -90,15 +110,15 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
                     scheduler.step()
                     progress.update(task, advance=1, loss=loss)
 
-                train_loss, _, _ = run_epoch(encoder, train_loader, device, optimizer, on_batch)
-                val_loss, predicted, targets = run_epoch(encoder, val_loader, device)
-                metrics = score(predicted, targets)
-                for key in ("f1", "precision", "recall", "position_mae", "velocity_mae"):
+                train_loss, _ = run_epoch(encoder, train_loader, device, optimizer, on_batch)
+                val_loss, metrics = run_epoch(encoder, val_loader, device)
+                for key in ("f1", "precision", "recall", "position_mae", "velocity_mae", "lateral_r2", "heading_error_r2"):
                     writer.add_scalar(f"val/{key}", metrics[key], epoch)
                 writer.add_scalar("val/loss", val_loss, epoch)
                 progress.console.print(
                     f"epoch {epoch + 1}: train {train_loss:.4f}  val {val_loss:.4f}  F1 {metrics['f1']:.3f}  "
-                    f"position {metrics['position_mae']:.2f} m  velocity {metrics['velocity_mae']:.2f} m/s"
+                    f"position {metrics['position_mae']:.2f} m  velocity {metrics['velocity_mae']:.2f} m/s  "
+                    f"lane R2: lateral {metrics['lateral_r2']:.2f} heading {metrics['heading_error_r2']:.2f}"
                 )
                 if val_loss < best["val_loss"]:
                     best = {"val_loss": val_loss, "epoch": epoch + 1, "val_metrics": metrics}
@@ -123,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--patience", type=int, default=4, help="epochs without validation improvement before stopping")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", metavar="WEIGHTS",
+                        help="fine-tune from these weights (a name under perception/weights/ or a .pt path) "
+                             "instead of training from scratch; heads they lack start fresh")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for torch (default: torch's choice; 1 is far faster on a busy machine)")
@@ -132,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "train").is_dir():
         parser.error(f"no training shards in {args.data}/train; run `python -m perception.collect` first")
 
+    if args.init and not weights_paths(args.init)[0].exists():
+        parser.error(f"--init: no weights at {weights_paths(args.init)[0]}")
+
     device = resolve_device(args.device)
-    result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
-                   Path("runs/perception") / args.name)
+    try:
+        result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
+                       Path("runs/perception") / Path(args.name).stem, args.init)
+    except (WeightsError, ValueError) as err:
+        parser.error(str(err))
     encoder = load_encoder(args.name)  # the best epoch, as shipped
     manifest_file = args.data / "manifest.json"
     data_card = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}

@@ -28,7 +28,7 @@ def test_collect_job_labels_match_the_simulator():
     result = collect.collect_job("merge", "train", samples=25)
     arrays = result["arrays"]
     assert arrays["frames"].shape == (25, 4, 128, 64) and arrays["frames"].dtype == np.uint8
-    assert arrays["truth"].shape == (25, 11, 6)
+    assert arrays["truth"].shape == (25, 11, 6) and arrays["lane"].shape == (25, 5)
     # Replay the first episode with the same seed and policy: same frames, same truth.
     seed = int(arrays["seed"][0])
     env = make_env("merge", obs="camera")
@@ -38,6 +38,7 @@ def test_collect_job_labels_match_the_simulator():
         assert arrays["step"][i] == i
         np.testing.assert_array_equal(arrays["frames"][i], obs)
         np.testing.assert_array_equal(arrays["truth"][i], info["truth"])
+        np.testing.assert_array_equal(arrays["lane"][i], info["lane"])
         obs, _, terminated, truncated, info = env.step(policy.act(obs))
         if terminated or truncated:
             break
@@ -58,8 +59,14 @@ def test_collect_command_writes_the_shards_it_claims(tmp_path):
         seeds[shard["split"]] |= set(read_shard(tmp_path / shard["path"])["seed"].tolist())
     assert not seeds["train"] & seeds["val"] and not seeds["train"] & seeds["test"], "splits are disjoint by seed"
     dataset = FrameDataset(sorted((tmp_path / "train").glob("*.npz")))
-    frames, target, view = dataset[0]
-    assert frames.shape == (4, 128, 64) and target.shape == (11, 6) and view.shape == (4,)
+    frames, target, view, lane = dataset[0]
+    assert frames.shape == (4, 128, 64) and target.shape == (11, 6) and view.shape == (4,) and lane.shape == (5,)
+
+
+def test_shards_of_an_older_format_say_to_collect_again(tmp_path):
+    np.savez_compressed(tmp_path / "old.npz", **{k: np.zeros(1) for k in ("frames", "truth", "view", "seed", "step")})
+    with pytest.raises(ValueError, match=r"lacks \['lane'\].*perception.collect"):
+        read_shard(tmp_path / "old.npz")
 
 
 def test_collect_rejects_bad_numbers(tmp_path):

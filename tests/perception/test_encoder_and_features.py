@@ -22,28 +22,32 @@ def small_encoder():
 
 def test_encoder_accepts_other_camera_sizes():
     encoder = Encoder(EncoderConfig(in_channels=2, height=96, width=48, features=16))
-    dense, slots = encoder(torch.rand(3, 2, 96, 48))
-    assert dense.shape == (3, 7, 24, 12) and slots.shape == (3, 11, 7)
+    dense, slots, lane = encoder(torch.rand(3, 2, 96, 48))
+    assert dense.shape == (3, 7, 24, 12) and slots.shape == (3, 11, 7) and lane.shape == (3, 5)
     assert encoder.features(torch.rand(3, 2, 96, 48)).shape == (3, 16)
     assert encoder.predict_truth(np.zeros((3, 2, 96, 48), np.uint8), np.array([-20, 35, -14, 14])).shape == (3, 11, 6)
+    lane = encoder.predict_lane(np.zeros((3, 2, 96, 48), np.uint8))
+    assert lane.shape == (3, 5) and ((lane[:, 0] >= 0) & (lane[:, 0] <= 1)).all()  # on_road is a probability
 
 
 def test_training_on_a_tiny_dataset_reduces_the_loss():
-    arrays = collect.collect_job("highway", "train", samples=32)["arrays"]
+    arrays = collect.collect_job("racetrack", "train", samples=32)["arrays"]
     frames = torch.from_numpy(arrays["frames"]).float() / 255
-    views = torch.from_numpy(arrays["view"])
+    views, lanes = torch.from_numpy(arrays["view"]), torch.from_numpy(arrays["lane"])
     targets = torch.from_numpy(np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])]))
     torch.manual_seed(0)
     encoder = Encoder(EncoderConfig(features=64))
     optimizer = torch.optim.Adam(encoder.parameters(), lr=2e-3)
-    losses = []
+    losses, lane_losses = [], []
     for _ in range(25):
-        loss, _ = perception_loss(encoder(frames), targets, views, encoder.config.scaling)
+        loss, parts = perception_loss(encoder(frames), targets, views, lanes, encoder.config.scaling)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        lane_losses.append(parts["lane"])
     assert losses[-1] < 0.5 * losses[0], losses
+    assert lane_losses[-1] < 0.5 * lane_losses[0], lane_losses  # the lane head learns too (racetrack: bends, drift)
 
 
 def test_weights_round_trip_and_bad_files_are_refused(tmp_path, small_encoder):

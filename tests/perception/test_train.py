@@ -1,0 +1,46 @@
+"""The pretraining command: fine-tuning from shipped weights that predate a head."""
+
+import json
+
+import pytest
+import torch
+
+from perception import collect, train
+from perception.encoder import Encoder, EncoderConfig
+from perception.weights import load_encoder, save_encoder
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    assert collect.main(["--out", str(out), "--train", "8", "--val", "4", "--test", "4", "--workers", "2"]) == 0
+    return out
+
+
+def test_fine_tuning_keeps_the_trunk_and_adds_the_lane_head(tmp_path, shards):
+    torch.manual_seed(0)
+    old = Encoder(EncoderConfig())
+    save_encoder(old, tmp_path / "old.pt", {})
+    state = torch.load(tmp_path / "old.pt", weights_only=True)
+    torch.save({k: v for k, v in state.items() if not k.startswith("lane_head.")}, tmp_path / "old.pt")  # pre-lane weights
+    new = tmp_path / "new.pt"
+    assert train.main(["--data", str(shards), "--name", str(new), "--epochs", "1", "--lr", "1e-9", "--threads", "1",
+                       "--init", str(tmp_path / "old.pt")]) == 0
+    tuned = load_encoder(new)
+    # A learning rate of 1e-9 leaves the weights where --init put them (batch-norm statistics aside).
+    torch.testing.assert_close(tuned.stem[0].weight, old.stem[0].weight, atol=1e-6, rtol=0)
+    card = json.loads(new.with_suffix(".json").read_text())
+    assert card["recipe"]["initialised_from"]["weights"].endswith("old.pt")
+    assert {"lateral_mae", "heading_error_r2", "on_road_accuracy"} <= set(card["test_metrics"]["racetrack"])
+
+
+def test_init_from_weights_of_another_architecture_is_one_clear_error(tmp_path, shards, capsys):
+    save_encoder(Encoder(EncoderConfig(features=32)), tmp_path / "small.pt", {})
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--data", str(shards), "--name", str(tmp_path / "x.pt"), "--epochs", "1",
+                    "--init", str(tmp_path / "small.pt")])
+    assert exit_info.value.code == 2
+    assert "does not match this encoder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--data", str(shards), "--init", str(tmp_path / "missing.pt")])
+    assert "no weights at" in capsys.readouterr().err
