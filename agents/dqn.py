@@ -183,7 +183,7 @@ class DQNLearner:
 
     def load_state_dict(self, state: dict) -> None:
         self.q.load_state_dict(state["q"])
-        self.target.load_state_dict(state["target"])
+        self.target.load_state_dict(state.get("target", state["q"]))  # shipped zoo checkpoints drop the target
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state.get("updates", 0))

@@ -17,8 +17,8 @@ from scenarios.suite import SuiteScenario, episode_seed
 
 @dataclass(frozen=True)
 class AgentSpec:
-    label: str  # the name results and reports use: registry name, or checkpoint folder name
-    name: str  # registry name of the agent class
+    label: str  # the name results and reports use: registry name, zoo[:agent], or checkpoint folder name
+    name: str  # registry name of the agent class ("zoo": each checkpoint's config.json names it)
     checkpoint: str | None  # checkpoint folder, or None for an agent built from its name
     checkpoint_hash: str  # sha256 (16 hex) of the checkpoint files, or of name + class when none
     # Learning agents named from the registry: per scenario, (scenario, folder or None, hash or
@@ -63,6 +63,13 @@ def resolve_agent(text: str, suite_scenarios=()) -> AgentSpec:
     import agents
     from agents.base import read_config
 
+    if text == "zoo" or text.startswith("zoo:"):  # the shipped agents (agents/zoo.py), per scenario
+        from agents.zoo import zoo_checkpoints
+
+        per_scenario = zoo_checkpoints(text, suite_scenarios)
+        identity = json.dumps({"agent": text, "checkpoints": per_scenario}, sort_keys=True)
+        return AgentSpec(text, text.partition(":")[2] or "zoo", None, hashlib.sha256(identity.encode()).hexdigest()[:16],
+                         per_scenario)
     if text in agents.names():
         cls = agents.get_class(text)
         if cls.trainable:
@@ -149,8 +156,8 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     from sim.viewer import Viewer
 
     scenario = task.scenario.load()
-    cls = agents.get_class(task.agent.name)
     config = read_config(checkpoint) if checkpoint else {}
+    cls = agents.get_class(config.get("agent", task.agent.name))  # the zoo agent's class differs by scenario
     obs = config.get("obs", cls.default_obs)
     env = make_env(scenario, obs=obs, seed=env_seed)
     replay = None

@@ -1,0 +1,263 @@
+"""The model zoo: a trained agent for every scenario, shipped under zoo/ with a manifest.
+
+    python -m agents.zoo train --agent dqn --scenario all    train by zoo/recipes.yaml, ship the best checkpoints
+    python -m agents.zoo score                                score the zoo, idm and random on the standard suite
+                                                              and write docs/zoo.md
+    python -m agents.zoo list                                 what is shipped (zoo/manifest.json)
+
+A shipped agent is an ordinary checkpoint (agents/checkpoint.py) without optimiser and target
+network state: it plays, and stays small (heads on the shared frozen encoder). Its config.json
+records the recipe and the command that trained it; zoo/manifest.json records, per agent,
+steps, training time, hardware, held-out results and the files' sha256.
+`run_sim.py --scenario X --agent Y` plays zoo/X/Y when the user has no run of their own. In
+suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import yaml
+
+from agents.base import AgentError, read_config
+from agents.runs import ZOO_DIR
+
+RECIPES_FILE = ZOO_DIR / "recipes.yaml"
+MANIFEST_FILE = ZOO_DIR / "manifest.json"
+ZOO_RUNS_DIR = Path("runs/zoo")  # training runs of the zoo, apart from a user's runs/<scenario>/
+ENCODER_FILE = "perception/weights/default.pt"
+RECIPE_KEYS = {"steps", "seed", "set"}
+
+
+def read_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, dict]]:
+    """{agent: {scenario: recipe}}, checked: known agents and scenarios, known keys."""
+    import agents
+    import scenarios
+
+    table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for agent, per_scenario in table.items():
+        agents.get_class(agent)  # raises with the valid names
+        for scenario, recipe in per_scenario.items():
+            scenarios.get(scenario)
+            unknown = set(recipe) - RECIPE_KEYS
+            if unknown or not isinstance(recipe.get("steps"), int):
+                raise AgentError(f"{path}: recipe {agent}/{scenario} needs an integer 'steps' and only {sorted(RECIPE_KEYS)}")
+    return table
+
+
+def read_manifest() -> dict:
+    manifest = json.loads(MANIFEST_FILE.read_text(encoding="utf-8")) if MANIFEST_FILE.exists() else {}
+    return {"format": 1, "encoder": {}, "defaults": {}, "agents": {}, **manifest}
+
+
+def write_manifest(manifest: dict) -> None:
+    from sim.files import write_json_atomic
+
+    encoder = Path(__file__).resolve().parents[1] / ENCODER_FILE
+    manifest["encoder"] = {"path": ENCODER_FILE, "sha256": sha256(encoder), "bytes": encoder.stat().st_size}
+    manifest["shipped_bytes"] = manifest["encoder"]["bytes"] + sum(e["bytes"] for e in manifest["agents"].values())
+    write_json_atomic(MANIFEST_FILE, manifest)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hardware() -> str:
+    """What trained it, e.g. 'CPU: 2 cores (AMD EPYC 7B13)' or 'GPU: NVIDIA H200'."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"CPU: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores ({model})"
+
+
+def inference_state(state: dict) -> dict:
+    """A checkpoint's state without what only training needs: optimiser moments and dqn's target
+    network (loading rebuilds it from the online network)."""
+    learner = {k: v for k, v in state.get("learner", {}).items() if k not in ("optimizer", "target")}
+    model = {k: v for k, v in state.get("model", {}).items() if "optimizer" not in k}
+    return {**state, **({"learner": learner} if "learner" in state else {}), **({"model": model} if "model" in state else {})}
+
+
+def best_evaluation(run_dir: Path) -> dict | None:
+    """The evaluation the shipped (best) checkpoint won with, from the run's metrics.json."""
+    history = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else []
+    return max(history, key=lambda h: (h["success_rate"], h["mean_return"]), default=None)
+
+
+def ship(run_dir: Path, command: str, recipe: dict | None = None) -> Path:
+    """Copy a run's best checkpoint into zoo/<scenario>/<agent>/ (inference state only) and
+    record it in the manifest; it becomes the scenario's default if it evaluated better."""
+    import torch
+
+    from agents.checkpoint import MODEL_FILE, save_checkpoint
+
+    config = read_config(run_dir)
+    scenario, agent = config["scenario"], config["agent"]
+    state = torch.load(run_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+    machine = hardware()
+    evaluation = best_evaluation(run_dir)
+    zoo_config = {"command": command, "recipe": recipe, "hardware": machine, "run": str(run_dir)}
+    keep = {k: v for k, v in config.items() if k not in ("format_version", "versions")}
+    folder = save_checkpoint(ZOO_DIR / scenario / agent, inference_state(state), {**keep, "zoo": zoo_config})
+    with _manifest_lock():  # two `zoo train` queues may ship at once: no lost entries
+        return _record(folder, scenario, agent, config, command, machine, evaluation)
+
+
+@contextlib.contextmanager
+def _manifest_lock():
+    import fcntl
+
+    ZOO_DIR.mkdir(parents=True, exist_ok=True)
+    with open(ZOO_DIR / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _record(folder: Path, scenario: str, agent: str, config: dict, command: str, machine: str, evaluation) -> Path:
+    from agents.checkpoint import MODEL_FILE
+
+    manifest = read_manifest()
+    key = f"{scenario}/{agent}"
+    files = {name: sha256(folder / name) for name in (MODEL_FILE, "config.json")}
+    manifest["agents"][key] = {
+        "scenario": scenario, "agent": agent, "path": f"zoo/{key}", "steps": config.get("steps"),
+        "train_seconds": config.get("train_seconds"), "hardware": machine, "command": command,
+        "held_out_during_training": evaluation, "files": files,
+        "bytes": sum((folder / name).stat().st_size for name in files),
+    }
+    current = manifest["agents"].get(f"{scenario}/{manifest['defaults'].get(scenario)}")
+    if current is None or current is manifest["agents"][key] or _rank(manifest["agents"][key]) > _rank(current):
+        manifest["defaults"][scenario] = agent
+    write_manifest(manifest)
+    return folder
+
+
+def _rank(entry: dict) -> tuple[float, float]:
+    """How a shipped agent did on held-out seeds during training: success rate, then return."""
+    held = entry.get("held_out_during_training") or {}
+    return held.get("success_rate", -1.0), held.get("mean_return", float("-inf"))
+
+
+def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
+    """Per suite scenario, (name, zoo folder or None, folder hash or why there is none) for the
+    suite agent `zoo` (each scenario's default) or `zoo:<agent>`; variants play their base's."""
+    from scoring.episodes import folder_hash
+
+    manifest = read_manifest()
+    wanted = text.partition(":")[2]
+    shipped = {entry["agent"] for entry in manifest["agents"].values()}
+    if wanted and wanted not in shipped:
+        raise AgentError(f"the zoo has no {wanted!r} agents; it ships {', '.join(sorted(shipped)) or 'none'}")
+    rows = []
+    for scenario in suite_scenarios:
+        names = list(dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))))
+        found = None
+        for name in names:
+            folder = ZOO_DIR / name / (wanted or manifest["defaults"].get(name, ""))
+            if (folder / "model.pt").exists():
+                found = (scenario.name, str(folder.resolve()), folder_hash(folder))
+                break
+        rows.append(found or (scenario.name, None, f"the zoo has no {wanted or 'agent'} for {' or '.join(names)}"))
+    return tuple(rows)
+
+
+def train(agent: str, names: list[str], recipes: dict, device, resume: bool) -> int:
+    from agents import get_class
+    from agents.runs import train_agent
+
+    for scenario in names:
+        recipe = recipes[agent][scenario]
+        command = f"python -m agents.zoo train --agent {agent} --scenario {scenario}"
+        print(f"[zoo] {agent} on {scenario}: {recipe['steps']} steps  ({command})")
+        run_dir = train_agent(get_class(agent), scenario, recipe["steps"], device, None, resume,
+                              dict(recipe.get("set", {})), recipe.get("seed", 0), runs_dir=ZOO_RUNS_DIR)
+        last = read_config(run_dir / "last")
+        if last.get("steps", 0) < last.get("total_steps", 0):  # Ctrl-C: saved in last/, nothing shipped
+            print(f"[zoo] interrupted: continue with {command} --resume", file=sys.stderr)
+            return 130
+        folder = ship(run_dir, command, recipe)
+        print(f"[zoo] shipped {folder} ({last.get('train_seconds')} s of training)")
+    return 0
+
+
+def list_zoo() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    manifest = read_manifest()
+    table = Table(title=f"zoo/manifest.json ({manifest.get('shipped_bytes', 0) / 1e6:.1f} MB shipped with the encoder)")
+    for column in ("scenario", "agent", "default", "steps", "train [s]", "held-out success", "suite score", "hardware"):
+        table.add_column(column)
+    for entry in sorted(manifest["agents"].values(), key=lambda e: (e["scenario"], e["agent"])):
+        held = entry.get("held_out_during_training") or {}
+        suite = entry.get("suite", {}).get(entry["scenario"], {})
+        table.add_row(entry["scenario"], entry["agent"], "yes" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else "",
+                      str(entry["steps"]), str(entry["train_seconds"]), f"{held.get('success_rate', float('nan')):.2f}",
+                      suite.get("score", "-"), entry["hardware"])
+    Console().print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents.zoo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    trainer = commands.add_parser("train", help="train by zoo/recipes.yaml and ship the best checkpoints")
+    trainer.add_argument("--agent", required=True, help="an agent with recipes in zoo/recipes.yaml (dqn, ppo, sac)")
+    trainer.add_argument("--scenario", nargs="+", default=["all"], help="scenarios, or 'all' of the agent's recipes (default)")
+    trainer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    trainer.add_argument("--resume", action="store_true", help="continue the newest interrupted zoo run of each scenario")
+    shipper = commands.add_parser("ship", help="ship a training run's best checkpoint (a runs/... folder) into zoo/")
+    shipper.add_argument("run", type=Path)
+    scorer = commands.add_parser("score", help="score the zoo, idm and random on a suite; write docs/zoo.md")
+    scorer.add_argument("--suite", default="standard")
+    scorer.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    scorer.add_argument("--run", default="zoo", help="report folder under reports/<suite>/ (default: zoo)")
+    scorer.add_argument("--resume", action="store_true", help="continue an interrupted scoring run")
+    commands.add_parser("list", help="what is shipped")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return list_zoo()
+        if args.command == "ship":
+            config = read_config(args.run)
+            ship(args.run, f"python run_sim.py --scenario {config.get('scenario')} --agent {config.get('agent')} --train "
+                           f"--steps {config.get('total_steps')}  (shipped with python -m agents.zoo ship {args.run})")
+            return 0
+        if args.command == "score":
+            from agents.zoo_report import score_zoo
+
+            return score_zoo(args.suite, args.workers, args.run, args.resume)
+        recipes = read_recipes()
+        if args.agent not in recipes:
+            parser.error(f"no recipes for {args.agent!r} in {RECIPES_FILE}; there are: {', '.join(recipes)}")
+        names = list(recipes[args.agent]) if args.scenario == ["all"] else args.scenario
+        unknown = [name for name in names if name not in recipes[args.agent]]
+        if unknown:
+            parser.error(f"no {args.agent} recipe for {', '.join(unknown)}; there are: {', '.join(recipes[args.agent])}")
+        from perception.device import resolve_device
+
+        return train(args.agent, names, recipes, resolve_device(args.device), args.resume)
+    except AgentError as err:
+        parser.error(str(err))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

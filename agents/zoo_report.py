@@ -1,0 +1,120 @@
+"""`python -m agents.zoo score`: the zoo, idm and random on a suite, and docs/zoo.md from it.
+
+The suite runs through run_sim.py's own scoring path (reports/<suite>/<run>/, resumable), so
+the leaderboard here and `run_sim.py --suite` are the same numbers by construction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
+
+DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
+BASELINES = ("idm", "random")
+
+
+def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
+    import run_sim
+    from scenarios.suite import load_suite
+    from scoring.report import summarise
+    from scoring.results import Results
+
+    manifest = read_manifest()
+    if not manifest["agents"]:
+        raise SystemExit("python -m agents.zoo: error: the zoo is empty; train it first: python -m agents.zoo train --agent dqn")
+    shipped = sorted({entry["agent"] for entry in manifest["agents"].values()})
+    labels = ["zoo", *(f"zoo:{agent}" for agent in shipped), *BASELINES]
+    argv = ["--suite", suite_name, "--workers", str(workers), "--run", run, *(x for label in labels for x in ("--agent", label))]
+    code = run_sim.main(argv + (["--resume"] if resume else []))
+    if code:
+        return code
+    suite = load_suite(suite_name)
+    results = Results.load(Path("reports") / suite.name / run)
+    names = [s.name for s in suite.scenarios]
+    summary = summarise(results.sorted_records(), labels, names)
+    picks = {name: manifest["defaults"].get(_lineage_base(suite, name), "-") for name in names}  # what `zoo` plays
+    for entry in manifest["agents"].values():
+        entry["suite"] = {
+            scenario: _cell(summary["per_scenario"][(f"zoo:{entry['agent']}", scenario)])
+            for scenario in names
+            if _lineage_base(suite, scenario) == entry["scenario"] and (f"zoo:{entry['agent']}", scenario) in summary["per_scenario"]
+        }
+    write_manifest(manifest)
+    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks), encoding="utf-8")
+    print(f"wrote {DOC_FILE} and {MANIFEST_FILE}")
+    return 0
+
+
+def _lineage_base(suite, scenario: str) -> str:
+    """The catalog scenario whose agent plays `scenario` (a variant plays its base's)."""
+    for s in suite.scenarios:
+        if s.name == scenario:
+            return s.load().base or s.base or s.name
+    return scenario
+
+
+def _cell(s: dict) -> dict:
+    return {"score": str(s["score"]), "score_mean": s["score"].value, "success": str(s["success"]),
+            "collision": str(s["collision"]), "collision_rate": s["collision"].value, "episodes": s["episodes"],
+            "errors": s["errors"]}
+
+
+def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], picks: dict) -> str:
+    per = summary["per_scenario"]
+    lines = [
+        "# Model zoo",
+        "",
+        "Trained agents shipped under `zoo/`, so that `python run_sim.py --scenario X --agent Y` shows competent "
+        "driving without training first (it says which checkpoint it loaded; a run of your own in `runs/` takes "
+        "precedence). Every agent is a small head on the shared frozen perception encoder.",
+        "",
+        f"Scored on suite `{suite}` (50 evaluation seeds per scenario, seeds from 1,000,000, never seen in training), "
+        f"report `reports/{suite}/{run}/`, {datetime.date.today().isoformat()}. Driving score in [0, 1] "
+        "(docs/metrics.md), value [95% CI]: mean by bootstrap, success and collision by Wilson intervals.",
+        "",
+        "Reproduce: `python -m agents.zoo train --agent dqn` (and `--agent ppo`, `--agent sac`; recipes in "
+        "`zoo/recipes.yaml`), then `python -m agents.zoo score`.",
+        "",
+        "## The suite",
+        "",
+        "`zoo` plays each scenario's default zoo agent (the one that did best on held-out seeds during training).",
+        "",
+        "| agent | mean score | IQM score | success | collision |",
+        "|---|---|---|---|---|",
+    ]
+    for label in ("zoo", *BASELINES):
+        s = summary["suite"].get(label)
+        if s:
+            lines.append(f"| {label} | {s['mean']} | {s['iqm']} | {s['success']} | {s['collision']} |")
+    lines += ["", "## Per scenario", "",
+              "| scenario | zoo agent | zoo score | idm score | random score | zoo success | zoo collision | zoo ≥ idm |",
+              "|---|---|---|---|---|---|---|---|"]
+    for scenario in scenarios:
+        zoo, idm, rnd = (per.get((label, scenario)) for label in ("zoo", "idm", "random"))
+        if not zoo:
+            continue
+        verdict = "yes" if idm and zoo["score"].value >= idm["score"].value else f"no ({zoo['score'].value - idm['score'].value:+.3f})"
+        lines.append(f"| {scenario} | {picks.get(scenario, '-')} | {zoo['score']} | {idm['score'] if idm else '-'} | "
+                     f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | {verdict} |")
+    lines += ["", "## Every shipped agent", "",
+              "Training time is the learning wall-clock alone (evaluations excluded); held-out success is the best "
+              "evaluation during training (seeds from 900,000), which picked the shipped checkpoint.", "",
+              "| agent | steps | training time | hardware | held-out success (training) | suite score | suite collision | size |",
+              "|---|---|---|---|---|---|---|---|"]
+    for key, entry in sorted(manifest["agents"].items()):
+        held = entry.get("held_out_during_training") or {}
+        for scenario, cell in (entry.get("suite") or {"-": {}}).items():
+            lines.append(f"| {key} ({scenario}) | {entry['steps']} | {_duration(entry['train_seconds'])} | {entry['hardware']} | "
+                         f"{held.get('success_rate', float('nan')):.0%} | {cell.get('score', '-')} | "
+                         f"{cell.get('collision', '-')} | {entry['bytes'] / 1e6:.2f} MB |")
+    encoder = manifest["encoder"]
+    lines += ["", f"Shipped size: {manifest['shipped_bytes'] / 1e6:.1f} MB in all, of which the encoder "
+              f"(`{encoder['path']}`) {encoder['bytes'] / 1e6:.1f} MB. Hashes: `zoo/manifest.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+

@@ -1,0 +1,112 @@
+"""The model zoo: every shipped agent loads safely, matches its hash and drives its scenario;
+shipping strips training state; suites play the zoo per scenario."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import agents
+from agents import zoo
+from agents.runs import train_agent
+from scenarios.suite import load_suite
+from scoring.episodes import Task, resolve_agent, run_task
+from sim import make_env
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST_FILE = ROOT / "zoo/manifest.json"
+MANIFEST = json.loads(MANIFEST_FILE.read_text()) if MANIFEST_FILE.exists() else {"agents": {}, "defaults": {}}
+ENTRIES = sorted(MANIFEST["agents"])
+MAX_SHIPPED_BYTES = 20_000_000
+
+
+def test_the_zoo_covers_every_catalog_scenario_and_stays_small():
+    import scenarios
+
+    assert MANIFEST_FILE.exists(), "zoo/manifest.json is missing: python -m agents.zoo train ..."
+    covered = set(MANIFEST["defaults"])
+    for name in scenarios.names():
+        lineage = {name, scenarios.get(name).base}
+        assert lineage & covered, f"no zoo agent for {name}"
+    files = [ROOT / MANIFEST["encoder"]["path"]] + [ROOT / e["path"] / f for e in MANIFEST["agents"].values() for f in e["files"]]
+    assert sum(f.stat().st_size for f in files) == MANIFEST["shipped_bytes"] < MAX_SHIPPED_BYTES
+    assert zoo.sha256(ROOT / MANIFEST["encoder"]["path"]) == MANIFEST["encoder"]["sha256"]
+
+
+@pytest.mark.parametrize("key", ENTRIES)
+def test_every_shipped_agent_matches_its_hash_loads_safely_and_plays_an_episode(key):
+    entry = MANIFEST["agents"][key]
+    folder = ROOT / entry["path"]
+    for name, digest in entry["files"].items():
+        assert zoo.sha256(folder / name) == digest, f"{folder / name} differs from the manifest"
+    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)  # plain tensors only
+    assert "optimizer" not in json.dumps(list(_keys(state))), "shipped checkpoints hold no optimiser state"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["zoo"]["command"].startswith("python ") and config["perception_weights"]
+    cls = agents.get_class(entry["agent"])
+    env = make_env(entry["scenario"], obs=config["obs"], seed=1_000_000)
+    agent = cls.load(folder, env, scenario=entry["scenario"])
+    obs, _ = env.reset()
+    done, steps = False, 0
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs))
+        done, steps = terminated or truncated, steps + 1
+    assert info["episode"]["outcome"] in ("success", "collision", "offroad", "timeout") and steps > 0
+
+
+def _keys(state, prefix=""):
+    for key, value in state.items():
+        yield prefix + key
+        if isinstance(value, dict):
+            yield from _keys(value, prefix + key + ".")
+
+
+@pytest.fixture()
+def tmp_zoo(tmp_path, monkeypatch):
+    folder = tmp_path / "zoo"
+    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
+    monkeypatch.setattr(zoo, "MANIFEST_FILE", folder / "manifest.json")
+    return folder
+
+
+def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_path, tmp_zoo):
+    run = train_agent(agents.get_class("dqn"), "merge", 300, "cpu", "r", False,
+                      {"obs": "kinematics", "n_envs": 1, "learning_starts": 50}, 0, runs_dir=tmp_path / "runs",
+                      eval_every=300, eval_episodes=1)
+    shipped = zoo.ship(run, "python -m agents.zoo train --agent dqn --scenario merge", {"steps": 300})
+    assert shipped == tmp_zoo / "merge" / "dqn"
+    assert (shipped / "model.pt").stat().st_size < 0.5 * (run / "model.pt").stat().st_size  # no target, no Adam moments
+    env = make_env("merge", obs="kinematics", seed=5)
+    trained, played = agents.get_class("dqn").load(run, env), agents.get_class("dqn").load(shipped, env)
+    obs, _ = env.reset()
+    for _ in range(5):
+        assert played.act(obs) == trained.act(obs)
+        obs, *_ = env.step(trained.act(obs))
+    manifest = json.loads((tmp_zoo / "manifest.json").read_text())
+    entry = manifest["agents"]["merge/dqn"]
+    assert manifest["defaults"] == {"merge": "dqn"} and entry["steps"] == 300
+    assert entry["files"]["model.pt"] == zoo.sha256(shipped / "model.pt")
+    assert json.loads((shipped / "config.json").read_text())["zoo"]["recipe"] == {"steps": 300}
+
+    # Suites: `zoo` plays each scenario's default, variants their base's; others fail by name.
+    suite = load_suite("standard")
+    spec = resolve_agent("zoo", suite.scenarios)
+    merge_dense = next(s for s in suite.scenarios if s.name == "merge-dense")
+    assert spec.checkpoint_for("merge-dense")[0] == str(shipped.resolve())
+    record = run_task(Task(spec, merge_dense, 1_000_000, 0))
+    assert record["outcome"] != "error" and record["agent_name"] == "zoo", record.get("error")
+    with pytest.raises(RuntimeError, match="the zoo has no agent for highway"):
+        spec.checkpoint_for("highway-dense")
+    with pytest.raises(agents.AgentError, match="no 'ppo' agents"):
+        resolve_agent("zoo:ppo", suite.scenarios)
+
+
+def test_zoo_command_errors_are_one_line(tmp_path):
+    for argv, message in ((["train", "--agent", "idm"], "no recipes for 'idm'"),
+                          (["train", "--agent", "dqn", "--scenario", "racetrack"], "no dqn recipe for racetrack")):
+        result = subprocess.run([sys.executable, "-m", "agents.zoo", *argv], capture_output=True, text=True,
+                                cwd=ROOT, timeout=120)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
