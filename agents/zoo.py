@@ -110,11 +110,12 @@ def ship(run_dir: Path, command: str, recipe: dict | None = None) -> Path:
     state = torch.load(run_dir / MODEL_FILE, map_location="cpu", weights_only=True)
     machine = hardware()
     evaluation = best_evaluation(run_dir)
+    last = read_config(run_dir / "last") if (run_dir / "last" / "config.json").exists() else {}
     zoo_config = {"command": command, "recipe": recipe, "hardware": machine, "run": str(run_dir)}
     keep = {k: v for k, v in config.items() if k not in ("format_version", "versions")}
     folder = save_checkpoint(ZOO_DIR / scenario / agent, inference_state(state), {**keep, "zoo": zoo_config})
     with _manifest_lock():  # two `zoo train` queues may ship at once: no lost entries
-        return _record(folder, scenario, agent, config, command, machine, evaluation)
+        return _record(folder, config, last, command, machine, evaluation)
 
 
 @contextlib.contextmanager
@@ -127,15 +128,19 @@ def _manifest_lock():
         yield
 
 
-def _record(folder: Path, scenario: str, agent: str, config: dict, command: str, machine: str, evaluation) -> Path:
+def _record(folder: Path, config: dict, last: dict, command: str, machine: str, evaluation) -> Path:
+    """The manifest entry of a shipped folder (config: its best checkpoint's, last: the run's end)."""
     from agents.checkpoint import MODEL_FILE
 
     manifest = read_manifest()
+    scenario, agent = config["scenario"], config["agent"]
     key = f"{scenario}/{agent}"
     files = {name: sha256(folder / name) for name in (MODEL_FILE, "config.json")}
     manifest["agents"][key] = {
         "scenario": scenario, "agent": agent, "path": f"zoo/{key}", "steps": config.get("steps"),
         "train_seconds": config.get("train_seconds"), "hardware": machine, "command": command,
+        # the whole budget's learning time (the shipped checkpoint may be an earlier, better one)
+        "run_steps": last.get("steps"), "run_train_seconds": last.get("train_seconds"),
         "held_out_during_training": evaluation, "files": files,
         "bytes": sum((folder / name).stat().st_size for name in files),
     }

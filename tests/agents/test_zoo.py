@@ -87,7 +87,8 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
         obs, *_ = env.step(trained.act(obs))
     manifest = json.loads((tmp_zoo / "manifest.json").read_text())
     entry = manifest["agents"]["merge/dqn"]
-    assert manifest["defaults"] == {"merge": "dqn"} and entry["steps"] == 300
+    assert manifest["defaults"] == {"merge": "dqn"} and entry["steps"] == entry["run_steps"] == 300
+    assert entry["train_seconds"] > 0 and entry["held_out_during_training"]["episodes"] == 1
     assert entry["files"]["model.pt"] == zoo.sha256(shipped / "model.pt")
     assert json.loads((shipped / "config.json").read_text())["zoo"]["recipe"] == {"steps": 300}
 
