@@ -24,8 +24,10 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     manifest = read_manifest()
     if not manifest["agents"]:
         raise SystemExit("python -m agents.zoo: error: the zoo is empty; train it first: python -m agents.zoo train --agent dqn")
-    shipped = sorted({entry["agent"] for entry in manifest["agents"].values()})
-    labels = ["zoo", *(f"zoo:{agent}" for agent in shipped), *BASELINES]
+    # `zoo` plays each scenario's default; zoo:<agent> only for agents that are not the default
+    # everywhere they are shipped (the rest would replay the same episodes).
+    others = sorted({e["agent"] for e in manifest["agents"].values() if manifest["defaults"].get(e["scenario"]) != e["agent"]})
+    labels = ["zoo", *(f"zoo:{agent}" for agent in others), *BASELINES]
     argv = ["--suite", suite_name, "--workers", str(workers), "--run", run, *(x for label in labels for x in ("--agent", label))]
     code = run_sim.main(argv + (["--resume"] if resume else []))
     if code:
@@ -36,11 +38,9 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     summary = summarise(results.sorted_records(), labels, names)
     picks = {name: manifest["defaults"].get(_lineage_base(suite, name), "-") for name in names}  # what `zoo` plays
     for entry in manifest["agents"].values():
-        entry["suite"] = {
-            scenario: _cell(summary["per_scenario"][(f"zoo:{entry['agent']}", scenario)])
-            for scenario in names
-            if _lineage_base(suite, scenario) == entry["scenario"] and (f"zoo:{entry['agent']}", scenario) in summary["per_scenario"]
-        }
+        label = "zoo" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else f"zoo:{entry['agent']}"
+        entry["suite"] = {scenario: _cell(summary["per_scenario"][(label, scenario)]) for scenario in names
+                          if _lineage_base(suite, scenario) == entry["scenario"] and (label, scenario) in summary["per_scenario"]}
     write_manifest(manifest)
     DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks), encoding="utf-8")
     print(f"wrote {DOC_FILE} and {MANIFEST_FILE}")

@@ -62,17 +62,26 @@ def read_lane(env) -> np.ndarray:
 def _heading_along(network, ego, longitudinal: float) -> float:
     """Heading [rad] of the ego's lane `longitudinal` metres from its start, following the ego's
     route (or the closest continuation) into the next lanes when the lane ends before that."""
-    index, route = ego.lane_index, list(getattr(ego, "route", None) or [])  # next_lane pops the route: a copy
+    index, route = ego.lane_index, list(getattr(ego, "route", None) or [])
     lane = network.get_lane(index)
     for _ in range(8):  # lanes are longer than the lookahead; the bound guards odd networks
         if longitudinal <= lane.length:
             break
-        following = network.next_lane(index, route=route, position=lane.position(lane.length, 0))
+        route = _route_after(route, index)
+        following = network.next_lane(index, route=list(route) or None, position=lane.position(lane.length, 0))
         if following == index:  # a dead end: extrapolate the last lane
             break
         longitudinal -= lane.length
         index, lane = following, network.get_lane(following)
     return lane.heading_at(longitudinal)
+
+
+def _route_after(route: list, index: tuple) -> list:
+    """The part of a route that continues from the end of road `index`, or [] when it does not
+    (highway-env's next_lane would log a warning at every step and then ignore it anyway)."""
+    if route and tuple(route[0][:2]) == tuple(index[:2]):
+        route = route[1:]
+    return route if route and route[0][0] == index[1] else []
 
 
 def kinematics_config(vehicles: int) -> dict:
