@@ -72,7 +72,7 @@ def tmp_zoo(tmp_path, monkeypatch):
     return folder
 
 
-def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_path, tmp_zoo):
+def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_path, tmp_zoo, monkeypatch):
     run = train_agent(agents.get_class("dqn"), "merge", 300, "cpu", "r", False,
                       {"obs": "kinematics", "n_envs": 1, "learning_starts": 50}, 0, runs_dir=tmp_path / "runs",
                       eval_every=300, eval_episodes=1)
@@ -103,6 +103,19 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
         spec.checkpoint_for("highway-dense")
     with pytest.raises(agents.AgentError, match="no 'ppo' agents"):
         resolve_agent("zoo:ppo", suite.scenarios)
+
+    # The leaderboard: a two-scenario suite through run_sim's scoring path, then docs/zoo.md.
+    from agents import zoo_report
+
+    (tmp_path / "two.yaml").write_text("description: test\nseeds: {first: 1000000, count: 2}\nepisodes: 1\n"
+                                       "scenarios: [merge, merge-dense]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(zoo_report, "DOC_FILE", tmp_path / "zoo.md")
+    assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False) == 0
+    doc = (tmp_path / "zoo.md").read_text()
+    assert "| merge | dqn |" in doc and "| merge-dense | dqn |" in doc and "| idm |" in doc
+    entry = json.loads((tmp_zoo / "manifest.json").read_text())["agents"]["merge/dqn"]
+    assert set(entry["suite"]) == {"merge", "merge-dense"} and entry["suite"]["merge"]["episodes"] == 2
 
 
 def test_zoo_command_errors_are_one_line(tmp_path):
