@@ -181,22 +181,32 @@ def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
 
 
 def train(agent: str, names: list[str], recipes: dict, device, resume: bool) -> int:
+    """Train and ship each scenario in turn; a scenario whose environment worker dies is
+    reported in one line (with its resume command) and the others still train."""
     from agents import get_class
     from agents.runs import train_agent
+    from sim.vector import EnvWorkerError
 
+    failed = []
     for scenario in names:
         recipe = recipes[agent][scenario]
         command = f"python -m agents.zoo train --agent {agent} --scenario {scenario}"
         print(f"[zoo] {agent} on {scenario}: {recipe['steps']} steps  ({command})")
-        run_dir = train_agent(get_class(agent), scenario, recipe["steps"], device, None, resume,
-                              dict(recipe.get("set", {})), recipe.get("seed", 0), runs_dir=ZOO_RUNS_DIR)
+        try:
+            run_dir = train_agent(get_class(agent), scenario, recipe["steps"], device, None, resume,
+                                  dict(recipe.get("set", {})), recipe.get("seed", 0), runs_dir=ZOO_RUNS_DIR)
+        except EnvWorkerError as err:
+            print(f"[zoo] error: {agent} on {scenario} stopped: {err.what}; continue with {command} --resume",
+                  file=sys.stderr)
+            failed.append(scenario)
+            continue
         last = read_config(run_dir / "last")
         if last.get("steps", 0) < last.get("total_steps", 0):  # Ctrl-C: saved in last/, nothing shipped
             print(f"[zoo] interrupted: continue with {command} --resume", file=sys.stderr)
             return 130
         folder = ship(run_dir, command, recipe)
         print(f"[zoo] shipped {folder} ({last.get('train_seconds')} s of training)")
-    return 0
+    return 1 if failed else 0
 
 
 def list_zoo() -> int:

@@ -7,10 +7,13 @@ import highway_env
 import numpy as np
 
 import scenarios
+from sim import fixes
 from sim.camera import CameraConfig
 from sim.isolation import restore_vehicle_classes
 from sim.metrics import EpisodeMetrics
 from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_lane, read_truth
+
+fixes.apply()  # highway-env bugs that would end episodes with an exception (sim/fixes.py)
 
 gym.register_envs(highway_env)
 

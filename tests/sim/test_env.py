@@ -121,6 +121,18 @@ def test_lane_state_follows_the_ego_off_a_bend():
     assert np.abs(lateral).max() > 2.0
 
 
+def test_two_way_rewards_an_ego_on_the_oncoming_road_instead_of_dividing_by_zero():
+    """highway-env 1.12 raises ZeroDivisionError when the ego's lane is the one-lane oncoming
+    road (it killed training workers after a few thousand steps); sim/fixes.py makes the
+    left-lane term 0 there and leaves the two-lane road's values as they were."""
+    env = make_env("two-way", obs="kinematics", seed=0)
+    env.reset()
+    ego = env.unwrapped.vehicle
+    assert env.unwrapped._rewards(0)["left_lane_reward"] == 1 - ego.target_lane_index[2]  # (1 - lane) / 1
+    ego.lane_index = ("b", "a", 0)  # the oncoming road: a single lane
+    assert env.unwrapped._rewards(0)["left_lane_reward"] == 0.0
+
+
 def test_lane_state_follows_routes_without_warnings(caplog):
     """An ego that leaves its planned route (LANE_LEFT into the roundabout's inner lane) still
     gets the bend ahead, without highway-env's 'Route ... does not start after current road'
