@@ -12,6 +12,7 @@ from pathlib import Path
 from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
+NOTES_FILE = ZOO_DIR / "notes.md"
 BASELINES = ("idm", "random")
 
 
@@ -95,23 +96,30 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
         zoo, idm, rnd = (per.get((label, scenario)) for label in ("zoo", "idm", "random"))
         if not zoo:
             continue
-        verdict = "yes" if idm and zoo["score"].value >= idm["score"].value else f"no ({zoo['score'].value - idm['score'].value:+.3f})"
+        margin = zoo["score"].value - idm["score"].value if idm else None
+        verdict = "-" if margin is None else "yes" if margin >= 0 else f"no ({margin:+.3f})"
         lines.append(f"| {scenario} | {picks.get(scenario, '-')} | {zoo['score']} | {idm['score'] if idm else '-'} | "
                      f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | {verdict} |")
+    machines = sorted({entry["hardware"] for entry in manifest["agents"].values()})
     lines += ["", "## Every shipped agent", "",
-              "Training time is the learning wall-clock alone (evaluations excluded); held-out success is the best "
-              "evaluation during training (seeds from 900,000), which picked the shipped checkpoint.", "",
-              "| agent | steps | training time | hardware | held-out success (training) | suite score | suite collision | size |",
+              f"Trained on {', '.join(machines)}. Training time is learning wall-clock alone (evaluations excluded), "
+              "to the shipped checkpoint and for the recipe's whole budget; the shipped checkpoint is the one that "
+              "did best on held-out seeds during training (seeds from 900,000).", "",
+              "| agent | default | shipped at | whole run | held-out success (training) | suite score | suite collision | size |",
               "|---|---|---|---|---|---|---|---|"]
     for key, entry in sorted(manifest["agents"].items()):
         held = entry.get("held_out_during_training") or {}
+        default = "yes" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else ""
         for scenario, cell in (entry.get("suite") or {"-": {}}).items():
-            lines.append(f"| {key} ({scenario}) | {entry['steps']} | {_duration(entry['train_seconds'])} | {entry['hardware']} | "
+            lines.append(f"| {key} ({scenario}) | {default} | {entry['steps']} steps, {_duration(entry['train_seconds'])} | "
+                         f"{entry.get('run_steps', '-')} steps, {_duration(entry.get('run_train_seconds'))} | "
                          f"{held.get('success_rate', float('nan')):.0%} | {cell.get('score', '-')} | "
                          f"{cell.get('collision', '-')} | {entry['bytes'] / 1e6:.2f} MB |")
     encoder = manifest["encoder"]
     lines += ["", f"Shipped size: {manifest['shipped_bytes'] / 1e6:.1f} MB in all, of which the encoder "
               f"(`{encoder['path']}`) {encoder['bytes'] / 1e6:.1f} MB. Hashes: `zoo/manifest.json`."]
+    if NOTES_FILE.exists():  # what the numbers do not say: written by hand, kept across regenerations
+        lines += ["", NOTES_FILE.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
 
 
