@@ -36,14 +36,16 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     suite = load_suite(suite_name)
     results = Results.load(Path("reports") / suite.name / run)
     names = [s.name for s in suite.scenarios]
-    summary = summarise(results.sorted_records(), labels, names)
+    records = results.sorted_records()
+    summary = summarise(records, labels, names)
     picks = {name: manifest["defaults"].get(_lineage_base(suite, name), "-") for name in names}  # what `zoo` plays
     for entry in manifest["agents"].values():
         label = "zoo" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else f"zoo:{entry['agent']}"
         entry["suite"] = {scenario: _cell(summary["per_scenario"][(label, scenario)]) for scenario in names
                           if _lineage_base(suite, scenario) == entry["scenario"] and (label, scenario) in summary["per_scenario"]}
     write_manifest(manifest)
-    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks), encoding="utf-8")
+    speeds = mean_speeds(records)
+    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks, speeds), encoding="utf-8")
     print(f"wrote {DOC_FILE} and {MANIFEST_FILE}")
     return 0
 
@@ -56,13 +58,24 @@ def _lineage_base(suite, scenario: str) -> str:
     return scenario
 
 
+def mean_speeds(records: list[dict]) -> dict[tuple[str, str], float]:
+    """Mean ego speed [m/s] per (agent, scenario) over its episodes: a policy that waits out the
+    clock (survive rules) shows here, not in success."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        if r["metrics"] is not None:
+            sums.setdefault((r["agent"], r["scenario"]), []).append(r["metrics"]["mean_speed"])
+    return {key: sum(v) / len(v) for key, v in sums.items()}
+
+
 def _cell(s: dict) -> dict:
     return {"score": str(s["score"]), "score_mean": s["score"].value, "success": str(s["success"]),
             "collision": str(s["collision"]), "collision_rate": s["collision"].value, "episodes": s["episodes"],
             "errors": s["errors"]}
 
 
-def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], picks: dict) -> str:
+def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], picks: dict,
+                 speeds: dict) -> str:
     per = summary["per_scenario"]
     lines = [
         "# Model zoo",
@@ -90,8 +103,9 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
         if s:
             lines.append(f"| {label} | {s['mean']} | {s['iqm']} | {s['success']} | {s['collision']} |")
     lines += ["", "## Per scenario", "",
-              "| scenario | zoo agent | zoo score | idm score | random score | zoo success | zoo collision | zoo ≥ idm |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| scenario | zoo agent | zoo score | idm score | random score | zoo success | zoo collision | "
+              "mean speed zoo / idm [m/s] | zoo ≥ idm |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for scenario in scenarios:
         zoo, idm, rnd = (per.get((label, scenario)) for label in ("zoo", "idm", "random"))
         if not zoo:
@@ -99,7 +113,8 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
         margin = zoo["score"].value - idm["score"].value if idm else None
         verdict = "-" if margin is None else "yes" if margin >= 0 else f"no ({margin:+.3f})"
         lines.append(f"| {scenario} | {picks.get(scenario, '-')} | {zoo['score']} | {idm['score'] if idm else '-'} | "
-                     f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | {verdict} |")
+                     f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | "
+                     f"{_speed(speeds, 'zoo', scenario)} / {_speed(speeds, 'idm', scenario)} | {verdict} |")
     machines = sorted({entry["hardware"] for entry in manifest["agents"].values()})
     lines += ["", "## Every shipped agent", "",
               f"Trained on {', '.join(machines)}. Training time is learning wall-clock alone (evaluations excluded), "
@@ -121,6 +136,10 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
     if NOTES_FILE.exists():  # what the numbers do not say: written by hand, kept across regenerations
         lines += ["", NOTES_FILE.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
+
+
+def _speed(speeds: dict, label: str, scenario: str) -> str:
+    return f"{speeds[(label, scenario)]:.1f}" if (label, scenario) in speeds else "-"
 
 
 def _duration(seconds: float | None) -> str:

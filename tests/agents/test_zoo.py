@@ -2,6 +2,7 @@
 shipping strips training state; suites play the zoo per scenario."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,8 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False) == 0
     doc = (tmp_path / "zoo.md").read_text()
     assert "| merge | dqn |" in doc and "| merge-dense | dqn |" in doc and "| idm |" in doc
+    # mean speeds of zoo and idm: where a survive rule would hide a car that waits out the clock
+    assert re.search(r"\| merge \| dqn \|.*\| \d+\.\d / \d+\.\d \| (yes|no)", doc), doc
     entry = json.loads((tmp_zoo / "manifest.json").read_text())["agents"]["merge/dqn"]
     assert set(entry["suite"]) == {"merge", "merge-dense"} and entry["suite"]["merge"]["episodes"] == 2
 
