@@ -22,12 +22,18 @@ def runs_of(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> list[Path]:
 
 
 def find_checkpoint(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> Path | None:
-    """The newest run's best checkpoint for (scenario, agent), else the shipped one, else None."""
-    for run in reversed(runs_of(scenario, agent, runs_dir)):
-        if (run / "model.pt").exists():
-            return run
-    shipped = ZOO_DIR / scenario / agent
-    return shipped if (shipped / "model.pt").exists() else None
+    """The newest run's best checkpoint for (scenario, agent), else the shipped one; for a variant
+    (highway-dense) without either, its base scenario's the same way; else None."""
+    import scenarios
+
+    for name in dict.fromkeys((scenario, scenarios.get(scenario).base or scenario)):
+        for run in reversed(runs_of(name, agent, runs_dir)):
+            if (run / "model.pt").exists():
+                return run
+        shipped = ZOO_DIR / name / agent
+        if (shipped / "model.pt").exists():
+            return shipped
+    return None
 
 
 def checkpoint_obs(path: Path) -> str:

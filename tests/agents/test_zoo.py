@@ -127,3 +127,15 @@ def test_zoo_command_errors_are_one_line(tmp_path):
         result = subprocess.run([sys.executable, "-m", "agents.zoo", *argv], capture_output=True, text=True,
                                 cwd=ROOT, timeout=120)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_variant_without_an_agent_of_its_own_plays_its_base_scenarios(tmp_path):
+    from agents.runs import ZOO_DIR, find_checkpoint
+
+    assert not (ZOO_DIR / "merge-dense" / "dqn").exists(), "pick a variant and agent the zoo does not ship"
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=tmp_path) == ZOO_DIR / "merge" / "dqn"
+    own_base_run = tmp_path / "merge" / "dqn" / "mine"  # a run of the user's own on the base comes first
+    own_base_run.mkdir(parents=True)
+    (own_base_run / "model.pt").write_bytes(b"")
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=tmp_path) == own_base_run
+    assert find_checkpoint("u-turn", "dqn", runs_dir=tmp_path) == ZOO_DIR / "u-turn" / "dqn"
