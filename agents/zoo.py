@@ -159,7 +159,7 @@ def _rank(entry: dict) -> tuple[float, float]:
 
 def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
     """Per suite scenario, (name, zoo folder or None, folder hash or why there is none) for the
-    suite agent `zoo` (each scenario's default) or `zoo:<agent>`; variants play their base's."""
+    suite agent `zoo` (each scenario's default) or `zoo:<agent>`; a variant without its own plays its base's."""
     from scoring.episodes import folder_hash
 
     manifest = read_manifest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
+from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest, zoo_checkpoints
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
 NOTES_FILE = ZOO_DIR / "notes.md"
@@ -38,11 +38,13 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     names = [s.name for s in suite.scenarios]
     records = results.sorted_records()
     summary = summarise(records, labels, names)
-    picks = {name: manifest["defaults"].get(_lineage_base(suite, name), "-") for name in names}  # what `zoo` plays
+    played = _played(labels, suite.scenarios)  # (label, scenario) -> manifest key of the checkpoint that drove
+    picks = {name: manifest["agents"][played[("zoo", name)]]["agent"] if ("zoo", name) in played else "-" for name in names}
     for entry in manifest["agents"].values():
-        label = "zoo" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else f"zoo:{entry['agent']}"
-        entry["suite"] = {scenario: _cell(summary["per_scenario"][(label, scenario)]) for scenario in names
-                          if _lineage_base(suite, scenario) == entry["scenario"] and (label, scenario) in summary["per_scenario"]}
+        entry["suite"] = {}
+    for (label, scenario), key in played.items():  # `zoo` and `zoo:ppo` may replay one checkpoint: same cell
+        if (label, scenario) in summary["per_scenario"]:
+            manifest["agents"][key]["suite"].setdefault(scenario, _cell(summary["per_scenario"][(label, scenario)]))
     write_manifest(manifest)
     speeds = mean_speeds(records)
     DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks, speeds), encoding="utf-8")
@@ -50,12 +52,15 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     return 0
 
 
-def _lineage_base(suite, scenario: str) -> str:
-    """The catalog scenario whose agent plays `scenario` (a variant plays its base's)."""
-    for s in suite.scenarios:
-        if s.name == scenario:
-            return s.load().base or s.base or s.name
-    return scenario
+def _played(labels: list[str], suite_scenarios) -> dict[tuple[str, str], str]:
+    """Which shipped checkpoint each zoo label played on each scenario (a variant without an
+    agent of its own plays its base's), as manifest keys "<scenario>/<agent>"."""
+    played = {}
+    for label in (label for label in labels if label.partition(":")[0] == "zoo"):
+        for scenario, folder, _ in zoo_checkpoints(label, suite_scenarios):
+            if folder:
+                played[(label, scenario)] = f"{Path(folder).parent.name}/{Path(folder).name}"  # zoo/<scenario>/<agent>
+    return played
 
 
 def mean_speeds(records: list[dict]) -> dict[tuple[str, str], float]:
