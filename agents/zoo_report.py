@@ -39,7 +39,6 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     records = results.sorted_records()
     summary = summarise(records, labels, names)
     played = _played(labels, suite.scenarios)  # (label, scenario) -> manifest key of the checkpoint that drove
-    picks = {name: manifest["agents"][played[("zoo", name)]]["agent"] if ("zoo", name) in played else "-" for name in names}
     for entry in manifest["agents"].values():
         entry["suite"] = {}
     for (label, scenario), key in played.items():  # `zoo` and `zoo:ppo` may replay one checkpoint: same cell
@@ -47,7 +46,7 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
             manifest["agents"][key]["suite"].setdefault(scenario, _cell(summary["per_scenario"][(label, scenario)]))
     write_manifest(manifest)
     speeds = mean_speeds(records)
-    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, picks, speeds), encoding="utf-8")
+    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, played, speeds), encoding="utf-8")
     print(f"wrote {DOC_FILE} and {MANIFEST_FILE}")
     return 0
 
@@ -79,9 +78,10 @@ def _cell(s: dict) -> dict:
             "errors": s["errors"]}
 
 
-def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], picks: dict,
+def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], played: dict,
                  speeds: dict) -> str:
     per = summary["per_scenario"]
+    picks = {scenario: _agent_of(played[(label, scenario)]) for label, scenario in played if label == "zoo"}
     lines = [
         "# Model zoo",
         "",
@@ -115,7 +115,7 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
         zoo, idm, rnd = (per.get((label, scenario)) for label in ("zoo", "idm", "random"))
         if not zoo:
             continue
-        verdict = _versus_idm(per, scenario, picks.get(scenario, "-"))
+        verdict = _versus_idm(per, scenario, played)
         lines.append(f"| {scenario} | {picks.get(scenario, '-')} | {zoo['score']} | {idm['score'] if idm else '-'} | "
                      f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | "
                      f"{_speed(speeds, 'zoo', scenario)} / {_speed(speeds, 'idm', scenario)} | {verdict} |")
@@ -142,15 +142,19 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
     return "\n".join(lines) + "\n"
 
 
-def _versus_idm(per: dict, scenario: str, default: str) -> str:
-    """The best-scoring shipped agent on `scenario` (the default or any zoo:<agent> that played
-    it without errors) against idm: "yes (ppo)" or "no (sac, -0.882)"."""
+def _agent_of(key: str) -> str:
+    return key.partition("/")[2]  # manifest key "<scenario>/<agent>"
+
+
+def _versus_idm(per: dict, scenario: str, played: dict) -> str:
+    """The best-scoring shipped agent that drove `scenario` (as `zoo` or `zoo:<agent>`) against
+    idm: "yes (ppo)" or "no (sac, -0.882)"."""
     idm = per.get(("idm", scenario))
-    played = {default if label == "zoo" else label.partition(":")[2]: s for (label, name), s in per.items()
-              if name == scenario and label.partition(":")[0] == "zoo" and s["errors"] < s["episodes"]}
-    if not idm or not played:
+    drove = {_agent_of(key): per[(label, name)] for (label, name), key in played.items()
+             if name == scenario and (label, name) in per}
+    if not idm or not drove:
         return "-"
-    agent, best = max(played.items(), key=lambda kv: kv[1]["score"].value)
+    agent, best = max(drove.items(), key=lambda kv: kv[1]["score"].value)
     margin = best["score"].value - idm["score"].value
     return f"yes ({agent})" if margin >= 0 else f"no ({agent}, {margin:+.3f})"
 
