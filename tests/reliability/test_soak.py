@@ -113,7 +113,11 @@ def test_scorer_episodes_leak_no_descriptors_processes_or_memory(tmp_path, episo
 
     def sample() -> None:  # the pool lives for the whole run: watch its workers during it
         while not stop.wait(0.1):
-            samples.append((len(results), usage(collect=False)))
+            # Measure first, count after: a count below the total read after the measurement proves the
+            # pool was still open during it. Counted first, the last episode could finish and the pool
+            # start closing (its call queue and wakeup pipe, 4 fds, go before the workers) mid-measurement.
+            measured = usage(collect=False)
+            samples.append((len(results), measured))
 
     sampler = threading.Thread(target=sample)
     before, start = usage(), time.perf_counter()
