@@ -129,13 +129,34 @@ def test_zoo_command_errors_are_one_line(tmp_path):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_variant_without_an_agent_of_its_own_plays_its_base_scenarios(tmp_path):
-    from agents.runs import ZOO_DIR, find_checkpoint
+def test_a_variant_without_an_agent_of_its_own_plays_its_base_scenarios(tmp_path, monkeypatch):
+    import agents.runs
+    from agents.runs import find_checkpoint
 
-    assert not (ZOO_DIR / "merge-dense" / "dqn").exists(), "pick a variant and agent the zoo does not ship"
-    assert find_checkpoint("merge-dense", "dqn", runs_dir=tmp_path) == ZOO_DIR / "merge" / "dqn"
-    own_base_run = tmp_path / "merge" / "dqn" / "mine"  # a run of the user's own on the base comes first
-    own_base_run.mkdir(parents=True)
-    (own_base_run / "model.pt").write_bytes(b"")
-    assert find_checkpoint("merge-dense", "dqn", runs_dir=tmp_path) == own_base_run
-    assert find_checkpoint("u-turn", "dqn", runs_dir=tmp_path) == ZOO_DIR / "u-turn" / "dqn"
+    def checkpoint(folder: Path) -> Path:
+        folder.mkdir(parents=True)
+        (folder / "model.pt").write_bytes(b"")
+        return folder
+
+    runs, shipped = tmp_path / "runs", tmp_path / "zoo"  # a zoo with merge's dqn only
+    monkeypatch.setattr(agents.runs, "ZOO_DIR", shipped)
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=runs) is None
+    base_zoo = checkpoint(shipped / "merge" / "dqn")
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=runs) == base_zoo
+    base_run = checkpoint(runs / "merge" / "dqn" / "mine")  # a run of the user's own on the base comes first
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=runs) == base_run
+    variant_zoo = checkpoint(shipped / "merge-dense" / "dqn")  # then the variant's own, shipped or run
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=runs) == variant_zoo
+    variant_run = checkpoint(runs / "merge-dense" / "dqn" / "mine")
+    assert find_checkpoint("merge-dense", "dqn", runs_dir=runs) == variant_run
+    assert find_checkpoint("merge", "dqn", runs_dir=runs) == base_run  # a base never plays a variant's
+
+
+def test_every_catalog_variant_ships_agents_of_its_own():
+    import scenarios
+    from agents.runs import ZOO_DIR
+
+    variants = [name for name in scenarios.names() if scenarios.get(name).base]
+    assert variants, "the catalog has variants (highway-dense, merge-dense)"
+    for name in variants:
+        assert (ZOO_DIR / name / "dqn" / "model.pt").exists() and (ZOO_DIR / name / "ppo" / "model.pt").exists(), name
