@@ -152,6 +152,16 @@ def test_a_variant_without_an_agent_of_its_own_plays_its_base_scenarios(tmp_path
     assert find_checkpoint("merge", "dqn", runs_dir=runs) == base_run  # a base never plays a variant's
 
 
+def test_a_suite_variant_outside_the_catalog_plays_its_base_scenarios_agent(tmp_path, monkeypatch):
+    from agents.runs import ZOO_DIR
+
+    # `run_sim.py --suite dense --agent dqn`: highway-density-2.0 exists only in the suite
+    scenario = load_suite("dense").scenario("highway-density-2.0")
+    monkeypatch.chdir(tmp_path)  # no runs/ of the user's own: the zoo's
+    name, folder, _ = resolve_agent("dqn", [scenario]).per_scenario[0]
+    assert (name, Path(folder)) == ("highway-density-2.0", ZOO_DIR / "highway" / "dqn")
+
+
 def test_every_catalog_variant_ships_agents_of_its_own():
     import scenarios
     from agents.runs import ZOO_DIR
