@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+import scenarios
 from agents.base import CONFIG_FILE, AgentError, read_config
 from sim.files import atomic_write_all, json_text, state_file_error
 
@@ -109,21 +110,8 @@ def check_trained_on(folder, config: dict, state: dict, env, scenario: str | Non
     if obs == "features" and config.get("perception_weights") not in (None, perception_hash()):
         raise AgentError(f"{folder} was trained on other perception weights than the installed ones")
     trained = config.get("scenario")
-    if scenario is not None and trained is not None and trained not in scenario_lineage(scenario):
+    if scenario is not None and trained is not None and trained not in scenarios.lineage(scenario):
         raise AgentError(f"{folder} was trained on scenario {trained!r}, not {scenario!r}")
-
-
-def scenario_lineage(scenario: str) -> list[str]:
-    """The scenario and the bases it overrides: `highway-dense` -> [highway-dense, highway]."""
-    import scenarios
-
-    names = [scenario]
-    try:
-        while (base := scenarios.get(names[-1]).base) is not None:
-            names.append(base)
-    except scenarios.ScenarioError:
-        pass  # a suite variant not in the catalog: only its own name
-    return names
 
 
 def reset_progress(agent) -> None:

@@ -24,9 +24,9 @@ def runs_of(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> list[Path]:
 def find_checkpoint(scenario: str, agent: str, runs_dir: Path = RUNS_DIR) -> Path | None:
     """The newest run's best checkpoint for (scenario, agent), else the shipped one; for a variant
     (highway-dense) without either, its base scenario's the same way; else None."""
-    from agents.checkpoint import scenario_lineage
+    import scenarios
 
-    for name in scenario_lineage(scenario):  # a suite's own variant: its name only (callers try its base)
+    for name in scenarios.lineage(scenario):  # a suite's own variant: its name only (callers try its base)
         for run in reversed(runs_of(name, agent, runs_dir)):
             if (run / "model.pt").exists():
                 return run

@@ -169,7 +169,7 @@ def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
         raise AgentError(f"the zoo has no {wanted!r} agents; it ships {', '.join(sorted(shipped)) or 'none'}")
     rows = []
     for scenario in suite_scenarios:
-        names = list(dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))))
+        names = scenario.lineage
         found = None
         for name in names:
             folder = ZOO_DIR / name / (wanted or manifest["defaults"].get(name, ""))

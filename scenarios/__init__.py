@@ -3,6 +3,6 @@
 Knows nothing of sim, agents or rendering (see ../DESIGN.md): it only reads YAML and checks it.
 """
 
-from scenarios.catalog import SUCCESS_RULES, Budgets, Scenario, ScenarioError, get, names
+from scenarios.catalog import SUCCESS_RULES, Budgets, Scenario, ScenarioError, get, lineage, names
 
-__all__ = ["SUCCESS_RULES", "Budgets", "Scenario", "ScenarioError", "get", "names"]
+__all__ = ["SUCCESS_RULES", "Budgets", "Scenario", "ScenarioError", "get", "lineage", "names"]

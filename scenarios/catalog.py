@@ -104,6 +104,18 @@ def get(name: str) -> Scenario:
     return _load(name, ())
 
 
+def lineage(name: str) -> list[str]:
+    """The scenario and the bases it overrides, nearest first: `highway-dense` -> [highway-dense,
+    highway]. A name outside the catalog (a suite's own variant) is only itself."""
+    names = [name]
+    try:
+        while (base := get(names[-1]).base) is not None:
+            names.append(base)
+    except ScenarioError:
+        pass
+    return names
+
+
 def _read_yaml(name: str) -> dict:
     files = _catalog_files()
     if name not in files:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from scenarios.catalog import Scenario, ScenarioError, get, names, variant
+from scenarios.catalog import Scenario, ScenarioError, get, lineage, names, variant
 
 SUITES_DIR = Path(__file__).parent / "suites"
 EVAL_SEED_BASE = 1_000_000  # seeds >= this are evaluation seeds; training seeds stay below
@@ -38,6 +38,11 @@ class SuiteScenario:
     def load(self) -> Scenario:
         """The validated Scenario (cached; cheap to call in every worker)."""
         return get(self.name) if self.base is None else variant(self.base, self.name, dict(self.overrides))
+
+    @property
+    def lineage(self) -> list[str]:
+        """Its name, then the catalog scenarios it derives from, nearest first: whose trained agents may play it."""
+        return [self.name, *lineage(self.base)] if self.base else lineage(self.name)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def _trained_checkpoint(cls, scenario: SuiteScenario) -> tuple[str, str | None, 
     import agents
 
     find = getattr(agents, "checkpoint_for", None)
-    names = list(dict.fromkeys(filter(None, (scenario.name, scenario.base, scenario.load().base))))
+    names = scenario.lineage
     reason = (
         f"no trained {cls.name} checkpoint for {' or '.join(names)}; "
         f"train one: python run_sim.py --scenario {names[-1]} --agent {cls.name} --train"
