@@ -10,11 +10,11 @@ from __future__ import annotations
 import gymnasium as gym
 
 from agents.base import Agent, AgentError
-from agents.baselines import IDMAgent, RandomAgent
+from agents.baselines import BrakeAgent, IdleAgent, IDMAgent, RandomAgent
 from agents.dqn import DQNAgent
 from agents.sb3 import SB3_AGENTS
 
-REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, IDMAgent, RandomAgent)}
+REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, IDMAgent, RandomAgent, IdleAgent, BrakeAgent)}
 
 
 def names() -> list[str]:

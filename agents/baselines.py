@@ -1,4 +1,7 @@
-"""Training-free baselines: `random` and `idm`.
+"""Training-free baselines: `random`, `idm`, and the constant floors `idle` and `brake`.
+
+A constant policy needs no perception: if one scores near idm on a scenario, the scenario (or
+the score) cannot rank drivers there, which is why every leaderboard shows them.
 
 `idm` is the one agent allowed to read highway-env internals (see DESIGN.md): it asks
 highway-env's own IDM car-following and MOBIL lane-change models what a rule-based driver in
@@ -44,6 +47,43 @@ class RandomAgent(Agent):
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
         return self.action_space.sample()
+
+
+class ConstantAgent(Agent):
+    """One fixed action for the whole episode, chosen from the scenario's action space."""
+
+    default_obs = "kinematics"  # it ignores the observation; kinematics is the cheaper one
+    meta_action: str  # DiscreteMetaAction name
+    continuous: dict  # value in [-1, 1] per ContinuousAction component ("acceleration", "steering")
+
+    def __init__(self, env: gym.Env, seed: int | None = None) -> None:
+        super().__init__(env, seed)
+        action_type = env.unwrapped.action_type
+        if isinstance(action_type, DiscreteMetaAction):
+            index = action_type.actions_indexes
+            self._action = index.get(self.meta_action, index["IDLE"])  # SLOWER is absent without longitudinal control
+        elif isinstance(action_type, ContinuousAction):
+            parts = [part for part, on in (("acceleration", action_type.longitudinal), ("steering", action_type.lateral)) if on]
+            self._action = np.array([self.continuous[part] for part in parts], dtype=np.float32)
+        else:
+            raise AgentError(f"{self.name} supports DiscreteMetaAction and ContinuousAction, not {type(action_type).__name__}")
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
+        return self._action.copy() if isinstance(self._action, np.ndarray) else self._action
+
+
+class IdleAgent(ConstantAgent):
+    name = "idle"
+    description = "floor: always IDLE (keep lane and speed); zero steering and acceleration when continuous"
+    meta_action = "IDLE"
+    continuous = {"acceleration": 0.0, "steering": 0.0}
+
+
+class BrakeAgent(ConstantAgent):
+    name = "brake"
+    description = "floor: always the slowest meta-action (SLOWER); zero steering at full braking when continuous"
+    meta_action = "SLOWER"
+    continuous = {"acceleration": -1.0, "steering": 0.0}
 
 
 class IDMAgent(Agent):
