@@ -20,12 +20,13 @@ import yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
-# How each scenario decides that an episode succeeded (sim/metrics.py implements them).
+# How each scenario decides that an episode succeeded (sim/metrics.py implements them). Both also
+# require no collision and never leaving the road.
 SUCCESS_RULES = {
-    "survive": "reach the time limit without a collision",
-    "reach_goal": "end the episode at the scenario's goal (merge end, intersection exit) without a collision",
-    "take_exit": "reach the exit lane without a collision",
+    "reach_goal": "reach the goal at the end of the route (route.goal metres along its last lane)",
+    "cover_distance": "cover route.success_progress of the reference distance along the road (open roads)",
 }
+ROUTE_KEYS = {"lanes", "goal", "exact_from", "loop", "reference_speed", "success_progress"}
 
 # Config keys a scenario may not set: the observation is chosen by sim.make_env(obs=...),
 # the action by the scenario's own `action:` entry.
@@ -56,6 +57,21 @@ class Budgets:
 
 
 @dataclass(frozen=True)
+class Route:
+    """What progress is measured along (sim/route.py): lane centres of highway-env's lane graph.
+
+    Goal scenarios: the reference distance is the route length from the ego's start to the goal.
+    Open roads (goal None): it is reference_speed x the episode's duration."""
+
+    lanes: tuple[tuple[str, str, int], ...]  # highway-env lane indices (from, to, id), in driving order
+    reference_speed: float  # [m/s] the speed a good driver keeps here (traffic's free-flow speed)
+    goal: float | None = None  # [m] along the last lane where the goal is; None on open roads
+    exact_from: int | None = None  # route lanes from this index on count alone, not the lanes beside them
+    loop: bool = False  # the lanes form a circuit: progress goes on lap after lap
+    success_progress: float = 0.8  # open roads: share of the reference distance that is a success
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     env_id: str  # highway-env gymnasium id, e.g. "merge-generic-v0"
@@ -65,12 +81,28 @@ class Scenario:
     action: Mapping[str, Any]  # highway-env action config: {"type": ..., **kwargs}
     config: Mapping[str, Any]  # highway-env config overrides (validated keys)
     budgets: Budgets
-    speed_range: tuple[float, float]  # [m/s] (lo, hi) speeds a good driver keeps to; scored by sim/score.py
+    route: Route  # the ego's route, its reference speed and goal (progress, success, the score)
     base: str | None = None  # the scenario this variant overrides, if any
 
     @property
     def action_type(self) -> str:
         return self.action["type"]
+
+    @property
+    def policy_frequency(self) -> float:
+        """[Hz] decisions per simulated second."""
+        return float(self.config.get("policy_frequency", _env_default_config(self.name, self.env_id)["policy_frequency"]))
+
+    @property
+    def duration(self) -> float:
+        """[s] the episode budget in simulated time: max_steps policy steps."""
+        return self.budgets.max_steps / self.policy_frequency
+
+    @property
+    def reference_distance(self) -> float | None:
+        """[m] on an open road, the distance covered at the reference speed in the budget; a goal
+        scenario's is the route length from the ego's start to the goal, measured at each reset."""
+        return None if self.route.goal is not None else self.route.reference_speed * self.duration
 
     def env_config(self) -> dict:
         """A fresh, mutable highway-env config dict (overrides + action)."""
@@ -160,7 +192,7 @@ def _build(name: str, raw: dict, base: str | None) -> Scenario:
         action=MappingProxyType(dict(_typed(name, "action", raw["action"], dict))),
         config=MappingProxyType(dict(_typed(name, "config", raw["config"] or {}, dict))),
         budgets=_budgets(name, raw["budgets"]),
-        speed_range=_speed_range(name, raw["speed_range"]),
+        route=_route(name, raw["route"]),
         base=base,
     )
     _validate(scenario)
@@ -169,36 +201,67 @@ def _build(name: str, raw: dict, base: str | None) -> Scenario:
 
 def _merge_over(name: str, parent: Scenario, raw: dict) -> dict:
     """A variant: the parent's fields, with config/action/budgets merged key by key."""
-    for key in ("action", "config", "budgets"):  # merged key by key, so each must be a mapping
+    for key in ("action", "config", "budgets", "route"):  # merged key by key, so each must be a mapping
         _typed(name, key, raw.get(key) or {}, dict)
     merged = {
         "env_id": parent.env_id,
         "description": parent.description,
         "success": parent.success,
         "success_description": parent.success_description,
-        "speed_range": list(parent.speed_range),
         "action": dict(parent.action) | dict(raw.get("action") or {}),
+        "route": _route_yaml(parent.route) | dict(raw.get("route") or {}),
         "config": dict(parent.config) | dict(raw.get("config") or {}),
         "budgets": {"max_steps": parent.budgets.max_steps, "train_steps": parent.budgets.train_steps}
         | dict(raw.get("budgets") or {}),
     }
-    for key in ("env_id", "description", "success", "success_description", "speed_range"):
+    for key in ("env_id", "description", "success", "success_description"):
         if key in raw:
             merged[key] = raw[key]
     merged["base"] = raw["base"]
     return merged
 
 
-def _speed_range(name: str, raw: Any) -> tuple[float, float]:
-    ok = (
-        isinstance(raw, list)
-        and len(raw) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
-        and 0 <= raw[0] < raw[1]
-    )
+def _route(name: str, raw: Any) -> Route:
+    raw = _typed(name, "route", raw, dict)
+    unknown = sorted(map(str, set(raw) - ROUTE_KEYS))
+    if unknown or not {"lanes", "reference_speed"} <= set(raw):
+        raise ScenarioError(f"scenario {name!r}: route needs lanes and reference_speed, may have "
+                            f"{', '.join(sorted(ROUTE_KEYS))}; got {', '.join(sorted(map(str, raw)))}")
+    lanes = raw["lanes"]
+    ok = isinstance(lanes, list) and lanes and all(
+        isinstance(lane, list) and len(lane) == 3 and all(isinstance(p, str) for p in lane[:2]) and _is_count(lane[2])
+        for lane in lanes)
     if not ok:
-        raise ScenarioError(f"scenario {name!r}: speed_range must be [lo, hi] in m/s with 0 <= lo < hi, got {raw!r}")
-    return float(raw[0]), float(raw[1])
+        raise ScenarioError(f"scenario {name!r}: route.lanes must be a list of [from, to, lane id], got {lanes!r:.80}")
+    numbers = {"reference_speed": (0.1, 100.0), "goal": (0.0, 10_000.0), "success_progress": (0.01, 1.0)}
+    for key, (low, high) in numbers.items():
+        value = raw.get(key)
+        if key in raw and (value is None and key == "goal"):
+            continue
+        if key in raw and not (_is_number(value) and low <= value <= high):
+            raise ScenarioError(f"scenario {name!r}: route.{key} must be a number from {low} to {high}, got {value!r:.40}")
+    if "loop" in raw and not isinstance(raw["loop"], bool):
+        raise ScenarioError(f"scenario {name!r}: route.loop must be true or false, got {raw['loop']!r:.40}")
+    exact = raw.get("exact_from")
+    if exact is not None and not (_is_count(exact) and exact < len(lanes)):
+        raise ScenarioError(f"scenario {name!r}: route.exact_from must be an index into route.lanes, got {exact!r:.40}")
+    return Route(tuple((a, b, int(i)) for a, b, i in lanes), float(raw["reference_speed"]),
+                 None if raw.get("goal") is None else float(raw["goal"]), exact,
+                 raw.get("loop", False), float(raw.get("success_progress", Route.success_progress)))
+
+
+def _route_yaml(route: Route) -> dict:
+    """A Route back as YAML data, for a variant to merge its overrides over."""
+    return {"lanes": [list(lane) for lane in route.lanes], "reference_speed": route.reference_speed, "goal": route.goal,
+            "exact_from": route.exact_from, "loop": route.loop, "success_progress": route.success_progress}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def variant(base: str, name: str, overrides: Mapping[str, Any]) -> Scenario:
@@ -267,6 +330,9 @@ def _validate(scenario: Scenario) -> None:
         raise ScenarioError(
             f"scenario {name!r}: unknown success rule {scenario.success!r}; valid rules: {', '.join(SUCCESS_RULES)}"
         )
+    if (scenario.success == "reach_goal") != (scenario.route.goal is not None):
+        raise ScenarioError(f"scenario {name!r}: success reach_goal needs route.goal, and only it may have one "
+                            "(open roads succeed by cover_distance)")
     env_defaults = _env_default_config(name, scenario.env_id)
     reserved = sorted(RESERVED_CONFIG_KEYS & set(scenario.config))
     if reserved:

@@ -61,7 +61,7 @@ def make_env(
         max_episode_steps=scenario.budgets.max_steps,
     )
     env = GroundTruth(env, truth_vehicles, as_observation=obs == "kinematics")
-    env = EpisodeMetrics(env, scenario.success)
+    env = EpisodeMetrics(env, scenario)
     if obs == "features":
         # The one place sim reaches into perception (imported here, so sim stays usable without
         # torch models): features are the camera frames seen through the pretrained encoder.

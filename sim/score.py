@@ -1,19 +1,24 @@
-"""The driving score of one episode, in [0, 1]: the one definition (docs/metrics.md explains it).
+"""The driving score (v2) of one episode, in [0, 1]: the one definition (docs/metrics.md explains it).
 
-    driving_score = route_completion x infraction_penalty x comfort_safety
+    driving_score = progress x making_progress x drivable_area x infraction_penalty
+                    x speed_ratio x safety_comfort
 
-route_completion (CARLA leaderboard style), in [0, 1]:
-    1 on success. Otherwise the fraction of the episode budget survived, length / max_steps;
-    in goal scenarios (success rule reach_goal / take_exit) an episode that never reached the
-    goal earns only GOAL_MISSED_CREDIT of that, so timing out in front of the goal is not a pass.
-infraction_penalty (CARLA), in (0, 1]: the product of
-    PENALTY_VEHICLE (0.60) for a collision with a vehicle, PENALTY_OBSTACLE (0.65) for a
-    collision with a static obstacle, and (1 - offroad_steps / length) for time off the road.
-comfort_safety (nuPlan style weighted average), in [0, 1]:
-    (W_TTC * ttc_ok + W_SPEED * speed_compliance) / (W_TTC + W_SPEED), with
-    ttc_ok = 1 if the episode's minimum time-to-collision >= TTC_THRESHOLD (0.95 s) else 0, and
-    speed_compliance = fraction of policy steps with the ego's speed within the scenario's
-    speed_range [lo, hi] (inclusive).
+progress (CARLA's route completion, by distance), in [0, 1]: distance gained along the scenario's
+    route / its reference distance (sim/route.py).
+making_progress (nuPlan's gate): 0 if progress < MIN_PROGRESS, else 1.
+drivable_area (nuPlan's gate): 0 if the ego ever left the road (its centre outside every lane:
+    highway-env's on_road, i.e. more than half its width over the edge), else 1.
+infraction_penalty (CARLA), in (0, 1]: PENALTY_VEHICLE for a collision with a vehicle that the
+    ego caused, PENALTY_OBSTACLE for one with a static obstacle; 1 when it was struck from behind
+    while slower (not at fault, as nuPlan rules) or had no collision.
+speed_ratio (CARLA leaderboard 2.0's minimum-speed infraction, made continuous), in [0, 1]: the
+    mean over driving steps of the ego's speed / the speed it could drive (the scenario's
+    reference speed, or a leader's within FOLLOWING_HEADWAY): crawling on an empty road costs,
+    following slower traffic does not.
+safety_comfort (nuPlan's weighted average), in [0, 1]:
+    (W_TTC x ttc_ok + W_COMFORT x comfort) / (W_TTC + W_COMFORT), with ttc_ok = 1 if the
+    minimum TTC along the ego's path >= TTC_THRESHOLD, and comfort the share of driving steps
+    within nuPlan's acceleration and yaw-rate bounds (sim/metrics.py).
 
 Takes the info["episode"] dict of sim.metrics (plain numbers), so it runs anywhere.
 """
@@ -24,63 +29,54 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
-PENALTY_VEHICLE = 0.60  # multiplier for a collision with another vehicle
-PENALTY_OBSTACLE = 0.65  # multiplier for a collision with a static obstacle
+VERSION = 2  # results and reports name the score version they were computed with
+MIN_PROGRESS = 0.2  # nuPlan's making-progress threshold (share of the reference distance)
+PENALTY_VEHICLE = 0.60  # CARLA's multiplier for a collision with another vehicle
+PENALTY_OBSTACLE = 0.65  # CARLA's multiplier for a collision with a static obstacle
 TTC_THRESHOLD = 0.95  # [s] nuPlan's minimum time-to-collision
-W_TTC = 5.0  # nuPlan weight of the TTC term
-W_SPEED = 4.0  # nuPlan weight of speed-limit compliance
-GOAL_MISSED_CREDIT = 0.5  # share of survived time credited when a goal scenario's goal was missed
-GOAL_RULES = ("reach_goal", "take_exit")
+W_TTC = 5.0  # nuPlan's weight of the TTC term
+W_COMFORT = 2.0  # nuPlan's weight of comfort
 
 
 @dataclass(frozen=True)
 class ScoreParts:
-    route_completion: float  # [0, 1]
+    progress: float  # [0, 1]
+    making_progress: float  # 0 or 1
+    drivable_area: float  # 0 or 1
     infraction_penalty: float  # (0, 1]
+    speed_ratio: float  # [0, 1]
     ttc_ok: float  # 0 or 1
-    speed_compliance: float  # [0, 1] fraction of steps within the speed range
-    comfort_safety: float  # [0, 1]
+    comfort: float  # [0, 1]
+    safety_comfort: float  # [0, 1]
     driving_score: float  # [0, 1] the product
 
     def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def route_completion(episode: Mapping, success_rule: str, max_steps: int) -> float:
-    if episode["outcome"] == "success":
-        return 1.0
-    survived = min(episode["length"] / max_steps, 1.0)
-    return survived * GOAL_MISSED_CREDIT if success_rule in GOAL_RULES else survived
+        return asdict(self) | {"version": VERSION}
 
 
 def infraction_penalty(episode: Mapping) -> float:
-    penalty = 1.0
-    if episode["collisions"]:
-        penalty *= PENALTY_OBSTACLE if episode.get("collision_with") == "obstacle" else PENALTY_VEHICLE
-    if episode["length"]:
-        penalty *= 1.0 - episode["offroad_steps"] / episode["length"]
-    return penalty
-
-
-def speed_compliance(speeds, speed_range: tuple[float, float]) -> float:
-    if not len(speeds):
+    if not episode["collisions"] or episode.get("collision_at_fault") is False:
         return 1.0
-    lo, hi = speed_range
-    return sum(lo <= v <= hi for v in speeds) / len(speeds)
+    return PENALTY_OBSTACLE if episode.get("collision_with") == "obstacle" else PENALTY_VEHICLE
 
 
-def score_episode(episode: Mapping, success_rule: str, max_steps: int, speed_range: tuple[float, float]) -> ScoreParts:
-    """Score one info["episode"] dict (needs outcome, length, collisions, collision_with,
-    offroad_steps, min_ttc, speeds) for a scenario's success rule, step budget and speed range."""
-    rc = route_completion(episode, success_rule, max_steps)
+def score_episode(episode: Mapping) -> ScoreParts:
+    """Score one info["episode"] dict of sim.metrics (progress, offroad_steps, collisions,
+    collision_with, collision_at_fault, speed_ratio, min_ttc, comfort)."""
+    progress = float(episode["progress"])
+    making_progress = float(progress >= MIN_PROGRESS)
+    drivable = float(episode["offroad_steps"] == 0)
     penalty = infraction_penalty(episode)
     min_ttc = episode["min_ttc"]
     ttc_ok = float(min_ttc is None or math.isinf(min_ttc) or min_ttc >= TTC_THRESHOLD)
-    speed = speed_compliance(episode["speeds"], speed_range)
-    comfort = (W_TTC * ttc_ok + W_SPEED * speed) / (W_TTC + W_SPEED)
-    return ScoreParts(rc, penalty, ttc_ok, speed, comfort, rc * penalty * comfort)
+    comfort = float(episode["comfort"])
+    safety_comfort = (W_TTC * ttc_ok + W_COMFORT * comfort) / (W_TTC + W_COMFORT)
+    speed = float(episode["speed_ratio"])
+    score = progress * making_progress * drivable * penalty * speed * safety_comfort
+    return ScoreParts(progress, making_progress, drivable, penalty, speed, ttc_ok, comfort, safety_comfort, score)
 
 
-def score_for(episode: Mapping, scenario) -> ScoreParts:
-    """score_episode with the rule, budget and speed range read from a scenarios.Scenario."""
-    return score_episode(episode, scenario.success, scenario.budgets.max_steps, scenario.speed_range)
+def score_for(episode: Mapping, scenario=None) -> ScoreParts:
+    """score_episode; `scenario` is accepted for callers that pass it (every scenario-specific
+    quantity, the route and reference speed, is already in the episode's metrics)."""
+    return score_episode(episode)

@@ -3,6 +3,7 @@
 import pytest
 
 import scenarios
+from scenarios.catalog import variant
 from scenarios.suite import EVAL_SEED_BASE, episode_seed, load_suite, suite_names
 
 
@@ -26,8 +27,8 @@ def test_generalisation_variants_are_new_and_inherit_from_their_base():
     assert not {s.name for s in suite.scenarios} & set(scenarios.names())
     four_lanes = suite.scenario("highway-4-lanes").load()
     assert four_lanes.config["lanes_count"] == 4 and four_lanes.base == "highway"
-    assert four_lanes.speed_range == scenarios.get("highway").speed_range
-    assert suite.scenario("u-turn-slow").load().speed_range == (4.0, 13.0)
+    assert four_lanes.route == scenarios.get("highway").route
+    assert suite.scenario("u-turn-slow").load().action["target_speeds"] == [4, 8, 12]
 
 
 def test_dense_sweeps_traffic_on_highway_and_merge():
@@ -35,11 +36,15 @@ def test_dense_sweeps_traffic_on_highway_and_merge():
     assert densities == sorted(densities) and len(densities) >= 4
 
 
-def test_every_catalog_scenario_has_a_speed_range_and_variants_inherit_it():
+def test_every_catalog_scenario_has_a_route_and_variants_inherit_it():
     for name in scenarios.names():
-        lo, hi = scenarios.get(name).speed_range
-        assert 0 <= lo < hi
-    assert scenarios.get("highway-dense").speed_range == scenarios.get("highway").speed_range
+        scenario = scenarios.get(name)
+        assert scenario.route.lanes and scenario.route.reference_speed > 0
+        assert (scenario.route.goal is None) == (scenario.reference_distance is not None)
+    assert scenarios.get("highway-dense").route == scenarios.get("highway").route
+    faster = variant("highway", "fast-highway", {"route": {"reference_speed": 30}})
+    assert faster.route.reference_speed == 30 and faster.route.lanes == scenarios.get("highway").route.lanes
+    assert faster.reference_distance == 30 * 30
 
 
 @pytest.mark.parametrize(

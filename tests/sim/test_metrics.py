@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import make_env
-from sim.metrics import front_ttc
+from sim.safety import ahead_on_path
 
 IDLE = 1  # DiscreteMetaAction index
 LANE_LEFT = 0
@@ -92,9 +92,9 @@ def test_ttc_to_a_slower_car_ahead():
     ego.speed = 30.0
     place_ahead(env, ego, gap=50.0, speed=20.0)
     # Bumper to bumper: 50 m centre to centre minus one car length (5 m); closing at 10 m/s.
-    assert front_ttc(road, ego) == pytest.approx(4.5, rel=1e-6)
+    assert ahead_on_path(road, ego, [ego.lane]).ttc == pytest.approx(4.5, rel=1e-6)
     road.vehicles[-1].speed = 35.0
-    assert math.isinf(front_ttc(road, ego)), "a faster car ahead is no threat"
+    assert math.isinf(ahead_on_path(road, ego, [ego.lane]).ttc), "a faster car ahead is no threat"
 
 
 def test_reward_terms_are_summed_per_term():
