@@ -105,3 +105,12 @@ def test_not_yaml_and_not_a_mapping_are_clear_errors(catalog_copy):
         scenarios.get("listy")
     with pytest.raises(scenarios.ScenarioError, match="not valid YAML"):
         scenarios.get("binary")
+
+
+def test_the_readme_scenario_table_is_the_catalogs():
+    from pathlib import Path
+
+    from scenarios.table import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme, "README's scenario table is stale: paste `python -m scenarios.table` over it"
