@@ -14,13 +14,18 @@ COLUMNS = (  # (header, key, format)
     ("return", "episode_return", "{:.2f}"),
     ("steps", "length", "{}"),
     ("distance [m]", "distance", "{:.0f}"),
+    ("progress", "progress", "{:.2f}"),
     ("speed [m/s]", "mean_speed", "{:.1f}"),
     ("lane chg", "lane_changes", "{}"),
     ("min TTC [s]", "min_ttc", "{:.2f}"),
+    ("score", "driving_score", "{:.2f}"),
 )
 
 
 def episode_row(record: dict) -> list[str]:
+    from sim.score import score_episode
+
+    record = record | {"driving_score": score_episode(record).driving_score}
     return [fmt.format(record[key]) if not _is_inf(record[key]) else "-" for _, key, fmt in COLUMNS]
 
 
