@@ -14,8 +14,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.replay import NStepCollector, ReplayBuffer, check_replay_memory, replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, VecCrashPenalty, evaluate, progress_bar, stop_requests
-from sim import make_vec_env
+from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests, training_vec_env
 
 
 def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
@@ -34,10 +33,8 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         from perception.weights import load_encoder
 
         encoder = load_encoder(device=agent.device)
-    seed = agent.seed or 0
-    venv = make_vec_env(agent.scenario, c.n_envs, obs=c.obs, seed=seed * 1000 + agent.steps, encoder=encoder)
-    if c.crash_penalty:
-        venv = VecCrashPenalty(venv, c.crash_penalty)
+    seed = agent.seed or 0  # the run seed; env seeds come from the seed plan (training_vec_env)
+    venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder)
     space = venv.observation_space
     buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, alpha, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)
@@ -99,9 +96,10 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                         with clock.paused():
                             result.update(evaluate(agent, agent.scenario, c.obs, eval_episodes, encoder))
                         run.record(agent, result)
-                        for key in ("success_rate", "collision_rate", "mean_return"):
+                        for key in ("mean_driving_score", "success_rate", "collision_rate", "mean_return"):
                             writer.add_scalar(f"eval/{key}", result[key], agent.steps)
-                        bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
+                        bar.console.print(f"step {agent.steps}: held-out score {result['mean_driving_score']:.2f}, "
+                                          f"success {result['success_rate']:.0%}, "
                                           f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}")
             if stop["requested"]:
                 stopped = True

@@ -15,8 +15,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.replay import check_replay_memory, sb3_replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, VecCrashPenalty, evaluate, progress_bar, stop_requests
-from sim import make_vec_env
+from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests, training_vec_env
 
 
 class SandboxCallback(BaseCallback):
@@ -54,10 +53,11 @@ class SandboxCallback(BaseCallback):
         with self.clock.paused():
             result.update(evaluate(agent, agent.scenario, agent.settings.obs, self.eval_episodes, self.encoder))
         self.run.record(agent, result)
-        for key in ("success_rate", "collision_rate", "mean_return", "mean_speed"):
+        for key in ("mean_driving_score", "success_rate", "collision_rate", "mean_return", "mean_speed"):
             self.logger.record(f"eval/{key}", result[key])
         self.logger.dump(agent.steps)
-        self.bar.console.print(f"step {agent.steps}: held-out success {result['success_rate']:.0%}, "
+        self.bar.console.print(f"step {agent.steps}: held-out score {result['mean_driving_score']:.2f}, "
+                               f"success {result['success_rate']:.0%}, "
                                f"collision {result['collision_rate']:.0%}, return {result['mean_return']:.2f}, "
                                f"speed {result['mean_speed']:.1f} m/s")
 
@@ -87,10 +87,12 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         from perception.weights import load_encoder
 
         encoder = load_encoder(device=agent.device)
-    seed = (agent.seed or 0) * 1000 + agent.steps  # a resumed run does not replay the same episodes
-    venv = make_vec_env(agent.scenario, settings.values["n_envs"], obs=settings.obs, seed=seed, encoder=encoder)
-    if settings.values["crash_penalty"]:
-        venv = VecCrashPenalty(venv, settings.values["crash_penalty"])
+    venv = training_vec_env(agent.scenario, settings.values["n_envs"], settings.obs, agent.seed, agent.steps,
+                            settings.values["crash_penalty"], encoder)
+    # SB3's own seed (torch, numpy, exploration) changes on resume like the workers' seeds. It was
+    # run seed * 1000 + steps, which numpy refuses past 2**32. Building the model calls
+    # venv.seed(seed), which keeps the workers' seeds (sim/vector.py PlannedSeeds).
+    seed = venv.worker_seeds[0]
     start = time.perf_counter()
     stopped = False
     try:

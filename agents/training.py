@@ -1,8 +1,10 @@
-"""What every training loop shares: held-out evaluation, the run folder's bookkeeping
-(metrics.json, last/ and best checkpoints), Ctrl-C/SIGTERM as a stop request, the progress bar.
+"""What every training loop shares: the vector env, held-out evaluation, the run folder's
+bookkeeping (metrics.json, last/ and best checkpoints), Ctrl-C/SIGTERM as a stop request, the
+progress bar. Env seeds come from the seed plan (scenarios/seeds.py): training workers from
+training_env_seeds, held-out evaluations from validation_seeds, never an evaluation seed.
 
 Layout of a run folder (runs/<scenario>/<agent>/<run>/):
-    model.pt, config.json   the best checkpoint so far (by held-out success, then return)
+    model.pt, config.json   the best checkpoint so far (by mean driving score on the validation episodes)
     last/                   the latest state, for --resume (also written on Ctrl-C / SIGTERM)
     metrics.json            every evaluation
     events.*                TensorBoard curves
@@ -20,22 +22,41 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
-from sim import make_env
+import scenarios
+from scenarios.seeds import training_env_seeds, validation_seeds
+from sim import make_env, make_vec_env
 from sim.files import write_json_atomic
 from sim.rollout import play_episodes
+from sim.score import score_for
 from sim.table import summary
 
-EVAL_FIRST_SEED = 900_000  # held out from training (training envs use seed * 1000 + worker)
 # How often and how long a run evaluates, unless told; a resumed run keeps its own (config.json "evaluation").
 EVALUATION_DEFAULTS = {"eval_every": 5_000, "eval_episodes": 20}
 
 
-def evaluate(policy, scenario: str, obs: str, episodes: int, encoder=None) -> dict:
-    """Greedy episodes on fixed held-out seeds: success / collision rates, mean return and speed."""
+def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None, start_step: int,
+                     crash_penalty: float = 0.0, encoder=None):
+    """The vector env a training loop learns on: worker seeds from the seed plan for (run seed,
+    the step it starts at), so a resumed run does not replay its first episodes; crash penalty
+    shaping (VecCrashPenalty) when crash_penalty is not 0."""
+    seeds = training_env_seeds(run_seed or 0, start_step, n_envs)
+    venv = make_vec_env(scenario, n_envs, obs=obs, seeds=seeds, encoder=encoder)
+    return VecCrashPenalty(venv, crash_penalty) if crash_penalty else venv
+
+
+def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int, encoder=None) -> dict:
+    """Greedy episodes on the plan's validation seeds (the same ones at every evaluation):
+    success / collision rates, mean return and speed, and the mean driving score (sim/score.py)."""
+    if isinstance(scenario, str):
+        scenario = scenarios.get(scenario)
     env = make_env(scenario, obs=obs, encoder=encoder)
-    records = play_episodes(env, policy, range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + episodes))
-    env.close()
-    return summary(records)
+    try:
+        records = play_episodes(env, policy, validation_seeds(episodes))
+    finally:
+        env.close()
+    result = summary(records)
+    result["mean_driving_score"] = float(np.mean([score_for(r, scenario).driving_score for r in records]))
+    return result
 
 
 class RunFolder:
@@ -46,11 +67,16 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         self.history_file = self.path / "metrics.json"
         self.history: list[dict] = json.loads(self.history_file.read_text()) if self.history_file.exists() else []
-        self.best = max((self._rank(h) for h in self.history), default=(-1.0, float("-inf")))
+        self.best = max((self._rank(h) for h in self.history), default=(-1,))
 
     @staticmethod
-    def _rank(result: dict) -> tuple[float, float]:
-        return result["success_rate"], result["mean_return"]
+    def _rank(result: dict) -> tuple:
+        """The best checkpoint has the highest mean driving score on the validation episodes.
+        Evaluations from before it was recorded (old runs' metrics.json, resumed) rank below any
+        that has one, and among themselves as they were chosen: by success rate, then return."""
+        if "mean_driving_score" in result:
+            return 1, result["mean_driving_score"]
+        return 0, result["success_rate"], result["mean_return"]
 
     def record(self, agent, result: dict) -> bool:
         """Append an evaluation, save last/ and, if it is the best so far, the top-level checkpoint."""

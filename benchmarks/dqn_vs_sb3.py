@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SCENARIO = "merge"  # evaluation seeds: agents.training.EVAL_FIRST_SEED.., the same for every method
+SCENARIO = "merge"  # evaluation seeds: scenarios.seeds.validation_seeds, the same for every method
 
 
 class SB3Policy:
@@ -58,18 +58,18 @@ def run_sb3(method: str, seed: int, steps: int, every: int, episodes: int) -> li
     from stable_baselines3.common.callbacks import BaseCallback
 
     from agents.training import evaluate
-
+    from scenarios.seeds import training_env_seeds
     from sim import make_vec_env
 
     if method == "sb3-cnn":
         obs_mode = "camera"
-        env = make_vec_env(SCENARIO, 1, obs="camera", seed=seed * 1000)
+        env = make_vec_env(SCENARIO, 1, obs="camera", seeds=training_env_seeds(seed, 0, 1))
         model = DQN("CnnPolicy", env, learning_rate=5e-4, buffer_size=15_000, learning_starts=200, batch_size=32,
                     gamma=0.8, train_freq=1, gradient_steps=1, target_update_interval=50, exploration_fraction=0.7,
                     policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=0)
     else:
         obs_mode = "features"
-        env = make_vec_env(SCENARIO, 4, obs="features", seed=seed * 1000)
+        env = make_vec_env(SCENARIO, 4, obs="features", seeds=training_env_seeds(seed, 0, 4))
         model = DQN("MlpPolicy", env, learning_starts=1000, buffer_size=50_000, exploration_fraction=0.3,
                     seed=seed, device="cpu", verbose=0)
     history: list[dict] = []

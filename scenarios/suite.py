@@ -1,8 +1,9 @@
 """Suites: a fixed list of scenarios (catalog names or variants defined in the suite) x a fixed
 list of evaluation seeds x episodes per seed. One YAML file per suite in scenarios/suites/.
 
-Seed convention: training uses seeds below EVAL_SEED_BASE (1_000_000); every suite seed is at
-or above it, so an agent is never scored on an episode it may have trained on.
+Seeds follow the seed plan (scenarios/seeds.py): every suite seed, and every episode seed
+derived from it, is an evaluation seed (>= EVAL_SEED_BASE), which training and checkpoint
+selection never use, so an agent is never scored on an episode it trained or was picked on.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from scenarios.catalog import Scenario, ScenarioError, get, lineage, names, variant
+# EVAL_SEED_BASE, MAX_SEED and episode_seed are also imported from here (run_sim.py, scoring/).
+from scenarios.seeds import EVAL_SEED_BASE, MAX_SEED, episode_seed, is_evaluation_seed  # noqa: F401
 
 SUITES_DIR = Path(__file__).parent / "suites"
-EVAL_SEED_BASE = 1_000_000  # seeds >= this are evaluation seeds; training seeds stay below
 SUITE_KEYS = {"description", "seeds", "episodes", "scenarios"}
 VARIANT_KEYS = {"name", "base"}  # plus any scenario keys to override (config, action, budgets, ...)
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-MAX_SEED = 2**31 - 1  # seeds stay 32-bit: numpy's legacy seeding (SB3) takes nothing larger
 MAX_SEEDS = 100_000  # per suite; seeds.count: 10**9 would otherwise build a billion-seed tuple
 MAX_EPISODES = 1_000  # per (scenario, seed)
 MAX_SUITE_EPISODES = 1_000_000  # per agent: scenarios x seeds x episodes
@@ -59,15 +59,6 @@ class Suite:
 
 def suite_names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
-
-
-def episode_seed(seed: int, episode: int) -> int:
-    """The env/agent seed of episode `episode` of a suite seed: the seed itself for episode 0,
-    else a seed derived from both, still an evaluation seed (>= EVAL_SEED_BASE)."""
-    if episode == 0:
-        return seed
-    derived = int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
-    return EVAL_SEED_BASE + derived % (2**31 - EVAL_SEED_BASE)
 
 
 def load_suite(name_or_path: str) -> Suite:
@@ -145,7 +136,7 @@ def _entry(suite: str, raw: Any) -> SuiteScenario:
 
 
 def _seeds(suite: str, raw: Any) -> tuple[int, ...]:
-    rule = f"seeds must be integers >= {EVAL_SEED_BASE} (training uses the ones below) and <= {MAX_SEED}"
+    rule = f"seeds must be integers >= {EVAL_SEED_BASE} (training and validation use the ones below) and <= {MAX_SEED}"
     if isinstance(raw, dict) and set(raw) == {"first", "count"}:
         first, count = raw["first"], raw["count"]
         if not _is_int(count) or not 1 <= count <= MAX_SEEDS:
@@ -158,7 +149,7 @@ def _seeds(suite: str, raw: Any) -> tuple[int, ...]:
     else:
         raise ScenarioError(f"suite {suite!r}: seeds must be a list of 1 to {MAX_SEEDS} seeds or "
                             f"{{first: N, count: K}}, got {raw!r:.60}")
-    if not all(_is_int(s) and EVAL_SEED_BASE <= s <= MAX_SEED for s in seeds):
+    if not all(map(is_evaluation_seed, seeds)):
         raise ScenarioError(f"suite {suite!r}: {rule}")
     if len(set(seeds)) != len(seeds):
         raise ScenarioError(f"suite {suite!r}: seeds repeat")

@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 import signal
 
+import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from scenarios.seeds import MAX_SEED
 from sim.camera import CameraConfig
 from sim.env import make_env
 from sim.truth import DEFAULT_TRUTH_VEHICLES
@@ -25,38 +27,72 @@ def make_vec_env(
     scenario: str,
     n_envs: int,
     obs: str = "camera",
-    seed: int = 0,
+    seed: int | None = None,
     camera: CameraConfig = CameraConfig(),
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
     subprocess: bool | None = None,
     encoder=None,
+    seeds: list[int] | None = None,
 ) -> VecEnv:
-    """n_envs copies of make_env(scenario, ...), worker i seeded with seed + i.
+    """n_envs copies of make_env(scenario, ...), worker i seeded with seeds[i] (training passes
+    scenarios.seeds.training_env_seeds), or else with seed + i (seed defaults to 0).
 
+    The returned VecEnv's worker_seeds lists them, and its seed() keeps them (see PlannedSeeds).
     subprocess: None picks subprocesses when n_envs > 1.
     obs="features": workers produce camera frames and this process encodes all of them in one
     batched forward pass per step, on the encoder's device (default encoder: shipped weights).
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
+    if seeds is None:
+        seeds = [(seed or 0) + i for i in range(n_envs)]
+    elif seed is not None:
+        raise ValueError("give make_vec_env seed (worker i gets seed + i) or seeds (one per worker), not both")
+    if len(seeds) != n_envs or not all(_is_seed(s) for s in seeds):
+        raise ValueError(f"seeds must be {n_envs} integers from 0 to {MAX_SEED}, one per worker, got {seeds!r:.80}")
+    seeds = [int(s) for s in seeds]  # plain ints, for worker_seeds and the workers' first reset
     name = scenario if isinstance(scenario, str) else scenario.name
     worker_obs = "camera" if obs == "features" else obs
     env_fns = [
-        functools.partial(make_env, name, obs=worker_obs, seed=seed + i, camera=camera, truth_vehicles=truth_vehicles)
-        for i in range(n_envs)
+        functools.partial(make_env, name, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
+        for s in seeds
     ]
     if subprocess is None:
         subprocess = n_envs > 1
     if subprocess:
-        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name)
+        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name, seeds)
     else:
-        venv = DummyVecEnv(env_fns)
+        venv = SeededDummyVecEnv(env_fns, seeds)
     if obs == "features":
         from perception.features import VecFeatures
         from perception.weights import load_encoder
 
         venv = VecFeatures(venv, encoder or load_encoder())
     return venv
+
+
+def _is_seed(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= MAX_SEED
+
+
+class PlannedSeeds:
+    """A VecEnv whose workers keep the seeds they were built with (worker_seeds).
+
+    An SB3 model built on a VecEnv calls env.seed(model seed), and SB3's seed() would then reset
+    worker i with model seed + i: training would leave the seed plan (scenarios/seeds.py), and
+    could land on evaluation seeds. Here seed() changes nothing and returns the workers' seeds.
+    """
+
+    worker_seeds: list[int]
+
+    def seed(self, seed: int | None = None) -> list[int]:
+        return list(self.worker_seeds)
+
+
+class SeededDummyVecEnv(PlannedSeeds, DummyVecEnv):
+    def __init__(self, env_fns, seeds: list[int]) -> None:
+        self.worker_seeds = list(seeds)
+        super().__init__(env_fns)
 
 
 # What a multiprocessing pipe raises when the process at its other end is gone.
@@ -109,12 +145,12 @@ class _WorkerPipe:
         self.conn.close()
 
 
-class WorkerVecEnv(SubprocVecEnv):
+class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
     """SB3's SubprocVecEnv (forkserver) whose dead workers raise EnvWorkerError, and whose
     close() never waits on a dead worker (SB3's would raise from it, or block)."""
 
-    def __init__(self, env_fns, scenario: str) -> None:
-        self.scenario, self.dead = scenario, None
+    def __init__(self, env_fns, scenario: str, seeds: list[int]) -> None:
+        self.scenario, self.dead, self.worker_seeds = scenario, None, list(seeds)
         # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
         try:
             super().__init__(env_fns, start_method="forkserver")

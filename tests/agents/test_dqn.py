@@ -117,6 +117,7 @@ def test_a_training_run_writes_checkpoints_metrics_and_tensorboard(short_run):
     assert (run_dir / "model.pt").exists() and (run_dir / "last" / "model.pt").exists()
     history = json.loads((run_dir / "metrics.json").read_text())
     assert history[-1]["steps"] == 120
+    assert 0 <= history[-1]["mean_driving_score"] <= 1, "the best checkpoint is chosen by it"
     assert list(run_dir.glob("events.out.tfevents.*"))
     config = json.loads((run_dir / "last" / "config.json").read_text())
     assert config["agent"] == "dqn" and config["scenario"] == "merge" and config["steps"] == 120

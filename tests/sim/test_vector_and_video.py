@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sim import make_vec_env
+from sim import make_env, make_vec_env
 from sim.video import VideoRecorder, check_output_path
 
 
@@ -25,9 +25,35 @@ def test_vector_env_runs_workers_in_subprocesses_and_reports_episodes():
 
 def test_vector_env_workers_get_distinct_seeds():
     venv = make_vec_env("highway", n_envs=2, obs="kinematics", seed=0, subprocess=False)
+    assert venv.worker_seeds == [0, 1]
     obs = venv.reset()
     assert not np.array_equal(obs[0], obs[1])
     venv.close()
+
+
+@pytest.mark.parametrize("subprocess", [False, True])
+def test_workers_play_the_seeds_they_list_even_after_sb3_seeds_the_vector_env(subprocess):
+    seeds = [123_456, 7]
+    venv = make_vec_env("merge", n_envs=2, obs="kinematics", seeds=seeds, subprocess=subprocess)
+    try:
+        assert venv.worker_seeds == seeds
+        assert venv.seed(99) == seeds, "an SB3 model calls env.seed(its seed) when built: that must not reseed workers"
+        obs = venv.reset()
+    finally:
+        venv.close()
+    for i, seed in enumerate(seeds):
+        np.testing.assert_array_equal(obs[i], make_env("merge", obs="kinematics", seed=seed).reset()[0])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seeds": [1]}, r"seeds must be 2 integers from 0 to 2147483647, one per worker, got \[1\]"),
+    ({"seeds": [1, -1]}, "seeds must be 2 integers"),
+    ({"seeds": [1, 2.0]}, "seeds must be 2 integers"),
+    ({"seeds": [1, 2], "seed": 3}, "not both"),
+])
+def test_bad_worker_seeds_are_one_clear_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_vec_env("merge", n_envs=2, obs="kinematics", **kwargs)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])

@@ -1,0 +1,86 @@
+"""What the training loops share (agents/training.py): their vector env's real worker seeds,
+held-out evaluation on validation seeds, and the best checkpoint by driving score."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import scenarios
+from agents.sb3 import PPOAgent
+from agents.training import RunFolder, evaluate, training_vec_env
+from scenarios.seeds import VALIDATION, training_env_seeds
+from sim import make_env
+from sim.score import score_for
+
+
+@pytest.mark.parametrize("run_seed", [1000, 2**31 - 1])
+def test_the_training_vector_env_plays_plan_seeds_even_under_an_sb3_model(run_seed):
+    # The reported bug: --seed 1000 gave workers 1000 * 1000 + worker, the suites' first seeds.
+    venv = training_vec_env("merge", 2, "kinematics", run_seed, 5000, crash_penalty=1.0)  # as dqn and sb3 train
+    try:
+        assert venv.worker_seeds == training_env_seeds(run_seed, 5000, 2)
+        assert all(seed < VALIDATION.start for seed in venv.worker_seeds)
+        # sb3_train builds its model on this env; SB3 then calls venv.seed(model seed).
+        PPOAgent(make_env("merge", obs="kinematics"), config=PPOAgent.config_class.from_dict(
+            {"obs": "kinematics", "n_envs": 2, "n_steps": 8, "batch_size": 8}), scenario="merge").build_model(
+            venv, seed=venv.worker_seeds[0])
+        obs = venv.reset()
+    finally:
+        venv.close()
+    for i, seed in enumerate(venv.worker_seeds):
+        np.testing.assert_array_equal(obs[i], make_env("merge", obs="kinematics", seed=seed).reset()[0])
+
+
+def test_evaluation_plays_the_validation_seeds_and_records_the_driving_score():
+    scenario = scenarios.get("u-turn")  # episodes of at most 10 steps
+    env = make_env(scenario, obs="kinematics")
+    result = evaluate(agents.make("idm", env), "u-turn", "kinematics", 3)
+    idm = agents.make("idm", env)
+    records = []
+    for seed in (900_000, 900_001, 900_002):
+        idm.reset()
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(idm.act(obs))
+            done = terminated or truncated
+        records.append(info["episode"])
+    assert result["episodes"] == 3
+    assert result["mean_driving_score"] == pytest.approx(np.mean([score_for(r, scenario).driving_score for r in records]))
+    assert result["mean_return"] == pytest.approx(np.mean([r["episode_return"] for r in records]))
+
+
+class SavedAt:
+    """Stands in for an agent: records where the run folder saved it."""
+
+    def __init__(self) -> None:
+        self.saved = []
+
+    def save(self, path):
+        self.saved.append(path)
+
+
+def evaluation(score=None, success=0.0, ret=0.0) -> dict:
+    result = {"steps": 1, "success_rate": success, "collision_rate": 0.0, "mean_return": ret, "mean_speed": 20.0}
+    return result if score is None else {**result, "mean_driving_score": score}
+
+
+def test_the_best_checkpoint_is_the_one_with_the_highest_driving_score(tmp_path):
+    run, agent = RunFolder(tmp_path), SavedAt()
+    assert run.record(agent, evaluation(score=0.5, success=0.2, ret=5.0))
+    assert not run.record(agent, evaluation(score=0.4, success=1.0, ret=30.0)), "success and return do not rank"
+    assert run.record(agent, evaluation(score=0.6, success=0.0, ret=1.0))
+    assert agent.saved.count(tmp_path) == 2 and agent.saved.count(tmp_path / "last") == 3
+
+
+def test_old_runs_without_a_driving_score_rank_below_any_evaluation_with_one(tmp_path):
+    old = [evaluation(success=0.5, ret=10.0), evaluation(success=1.0, ret=20.0)]  # metrics.json before the score
+    (tmp_path / "metrics.json").write_text(json.dumps(old))
+    run, agent = RunFolder(tmp_path), SavedAt()
+    assert run.best == RunFolder._rank(old[1]), "among old entries: success, then return"
+    assert not run.record(agent, evaluation(success=0.9, ret=50.0))
+    assert run.record(agent, evaluation(score=0.0, success=0.0, ret=0.0)), "resumed: the first scored one is best"
+    assert len(json.loads((tmp_path / "metrics.json").read_text())) == 4
