@@ -134,9 +134,9 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     import agents
     import scenarios
+    from agents.resolve import resolve_agent
     from scenarios.suite import load_suite
     from scoring.backends import ScoringWorkerError
-    from scoring.episodes import resolve_agent
     from scoring.report import write_reports
     from scoring.results import ResultsError
     from scoring.run import open_results, run_suite
@@ -265,13 +265,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import agents
     import scenarios
+    from agents.resolve import checkpoint_hash
     from sim import OBS_MODES, make_env
     from sim.rollout import play_episodes
     from sim.table import print_table
     from sim.video import VideoRecorder, check_output_path
     from sim.window import Window, has_display
-
-    from sim.replay import Replay, ReplayError, check_replay_path, checkpoint_hash
+    from sim.replay import Replay, ReplayError, check_replay_path
     from sim.viewer import Viewer, encoder_perception, title_for
 
     replay = None
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loaded {agent_class.name} checkpoint {checkpoint}")
     recorder = VideoRecorder(args.record, fps) if args.record else None
     window = Window(f"{scenario.name} - {agent_class.name}" + (" (replay)" if replay else ""), fps) if show else None
-    ck_hash = replay.checkpoint_hash if replay else checkpoint_hash(checkpoint)
+    ck_hash = replay.checkpoint_hash if replay else (checkpoint_hash(checkpoint) if checkpoint else None)
     log = Replay(scenario.name, obs, agent_class.name, str(checkpoint) if checkpoint else None, ck_hash)
 
     seeds = range(args.seed, args.seed + args.episodes)

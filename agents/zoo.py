@@ -10,7 +10,8 @@ network state: it plays, and stays small (heads on the shared frozen encoder). I
 records the recipe and the command that trained it; zoo/manifest.json records, per agent,
 steps, training time, hardware, held-out results and the files' sha256.
 `run_sim.py --scenario X --agent Y` plays zoo/X/Y when the user has no run of their own. In
-suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn.
+suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn
+(agents/resolve.py maps those labels to zoo folders).
 """
 
 from __future__ import annotations
@@ -155,29 +156,6 @@ def _rank(entry: dict) -> tuple[float, float]:
     """How a shipped agent did on held-out seeds during training: success rate, then return."""
     held = entry.get("held_out_during_training") or {}
     return held.get("success_rate", -1.0), held.get("mean_return", float("-inf"))
-
-
-def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
-    """Per suite scenario, (name, zoo folder or None, folder hash or why there is none) for the
-    suite agent `zoo` (each scenario's default) or `zoo:<agent>`; a variant without its own plays its base's."""
-    from scoring.episodes import folder_hash
-
-    manifest = read_manifest()
-    wanted = text.partition(":")[2]
-    shipped = {entry["agent"] for entry in manifest["agents"].values()}
-    if wanted and wanted not in shipped:
-        raise AgentError(f"the zoo has no {wanted!r} agents; it ships {', '.join(sorted(shipped)) or 'none'}")
-    rows = []
-    for scenario in suite_scenarios:
-        names = scenario.lineage
-        found = None
-        for name in names:
-            folder = ZOO_DIR / name / (wanted or manifest["defaults"].get(name, ""))
-            if (folder / "model.pt").exists():
-                found = (scenario.name, str(folder.resolve()), folder_hash(folder))
-                break
-        rows.append(found or (scenario.name, None, f"the zoo has no {wanted or 'agent'} for {' or '.join(names)}"))
-    return tuple(rows)
 
 
 def train(agent: str, names: list[str], recipes: dict, device, resume: bool) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest, zoo_checkpoints
+from agents.resolve import zoo_checkpoints
+from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
 NOTES_FILE = ZOO_DIR / "notes.md"

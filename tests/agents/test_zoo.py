@@ -14,7 +14,8 @@ import agents
 from agents import zoo
 from agents.runs import train_agent
 from scenarios.suite import load_suite
-from scoring.episodes import Task, resolve_agent, run_task
+from agents.resolve import resolve_agent
+from scoring.episodes import Task, run_task
 from sim import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
