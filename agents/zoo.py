@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     scorer = commands.add_parser("score", help="score the zoo, idm and random on a suite; write docs/zoo.md")
     scorer.add_argument("--suite", default="standard")
     scorer.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    scorer.add_argument("--run", default="zoo", help="report folder under reports/<suite>/ (default: zoo)")
+    scorer.add_argument("--reports", type=Path, default=Path("reports"), help="where run folders go (default: reports)")
+    scorer.add_argument("--run", default="zoo", help="run folder under <reports>/<suite>/ (default: zoo)")
     scorer.add_argument("--resume", action="store_true", help="continue an interrupted scoring run")
     commands.add_parser("list", help="what is shipped")
     args = parser.parse_args(argv)
@@ -232,9 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                            f"--steps {config.get('total_steps')}  (shipped with python -m agents.zoo ship {args.run})")
             return 0
         if args.command == "score":
+            import scoring
             from agents.zoo_report import score_zoo
 
-            return score_zoo(args.suite, args.workers, args.run, args.resume)
+            try:
+                return score_zoo(args.suite, args.workers, args.run, args.resume, reports_dir=args.reports)
+            except scoring.SuiteSetupError as err:
+                parser.error(str(err))
         recipes = read_recipes()
         if args.agent not in recipes:
             parser.error(f"no recipes for {args.agent!r} in {RECIPES_FILE}; there are: {', '.join(recipes)}")

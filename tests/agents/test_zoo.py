@@ -106,16 +106,18 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     with pytest.raises(agents.AgentError, match="no 'ppo' agents"):
         resolve_agent("zoo:ppo", suite.scenarios)
 
-    # The leaderboard: a two-scenario suite through run_sim's scoring path, then docs/zoo.md.
+    # The leaderboard: a two-scenario suite through scoring.score_suite, then docs/zoo.md.
     from agents import zoo_report
 
     (tmp_path / "two.yaml").write_text("description: test\nseeds: {first: 1000000, count: 2}\nepisodes: 1\n"
                                        "scenarios: [merge, merge-dense]\n")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # nothing may land in the cwd: the reports go where they are told
     monkeypatch.setattr(zoo_report, "DOC_FILE", tmp_path / "zoo.md")
-    assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False) == 0
+    assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False, reports_dir=tmp_path / "out") == 0
+    assert (tmp_path / "out" / "two" / "r" / "leaderboard.md").exists() and not (tmp_path / "reports").exists()
     doc = (tmp_path / "zoo.md").read_text()
     assert "| merge | dqn |" in doc and "| merge-dense | dqn |" in doc and "| idm |" in doc
+    assert f"report `{(tmp_path / 'out' / 'two' / 'r').as_posix()}/`" in doc
     # mean speeds of zoo and idm: where a survive rule would hide a car that waits out the clock
     assert re.search(r"\| merge \| dqn \|.*\| \d+\.\d / \d+\.\d \| (yes|no)", doc), doc
     entry = json.loads((tmp_zoo / "manifest.json").read_text())["agents"]["merge/dqn"]
