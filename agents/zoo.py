@@ -1,7 +1,7 @@
 """The model zoo: a trained agent for every scenario, shipped under zoo/ with a manifest.
 
     python -m agents.zoo train --agent dqn --scenario all    train by zoo/recipes.yaml, ship the best checkpoints
-    python -m agents.zoo score                                score the zoo, idm and random on the standard suite
+    python -m agents.zoo score                                score the zoo, idm and the floors on the standard suite
                                                               and write docs/zoo.md
     python -m agents.zoo list                                 what is shipped (zoo/manifest.json)
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer.add_argument("--resume", action="store_true", help="continue the newest interrupted zoo run of each scenario")
     shipper = commands.add_parser("ship", help="ship a training run's best checkpoint (a runs/... folder) into zoo/")
     shipper.add_argument("run", type=Path)
-    scorer = commands.add_parser("score", help="score the zoo, idm and random on a suite; write docs/zoo.md")
+    scorer = commands.add_parser("score", help="score the zoo, idm and the floors on a suite; write docs/zoo.md")
     scorer.add_argument("--suite", default="standard")
     scorer.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     scorer.add_argument("--reports", type=Path, default=Path("reports"), help="where run folders go (default: reports)")

@@ -1,4 +1,4 @@
-"""`python -m agents.zoo score`: the zoo, idm and random on a suite, and docs/zoo.md from it.
+"""`python -m agents.zoo score`: the zoo and the floor baselines on a suite, and docs/zoo.md from it.
 
 The suite runs through scoring.score_suite, as `run_sim.py --suite` does (<reports>/<suite>/<run>/,
 resumable), so the leaderboard here and the CLI's are the same numbers by construction.
@@ -15,7 +15,7 @@ from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
 NOTES_FILE = ZOO_DIR / "notes.md"
-BASELINES = ("idm", "random")
+BASELINES = ("idm", "random", "idle", "brake")  # idm: the bar to clear; the rest: floors (a constant policy)
 
 
 def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_dir: Path) -> int:
