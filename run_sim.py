@@ -8,7 +8,8 @@
     python run_sim.py --scenario merge --agent dqn          # plays the best trained (or shipped) checkpoint
     python run_sim.py --scenario merge --agent dqn --save-replay ep.json; python run_sim.py --replay ep.json
 
-Argument parsing and wiring only: the logic lives in scenarios/, sim/ and agents/.
+Argument parsing and wiring only: the logic lives in scenarios/, sim/, agents/ and scoring/
+(--suite is scoring.score_suite). Nothing imports this file.
 """
 
 from __future__ import annotations
@@ -129,50 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """--suite: run every (agent, scenario, seed, episode), then write the reports."""
+    """--suite: scoring.score_suite, with its errors as one line each and how to resume."""
     import os
 
-    import agents
-    import scenarios
-    from scenarios.suite import load_suite
-    from scoring.backends import ScoringWorkerError
-    from scoring.episodes import resolve_agent
-    from scoring.report import write_reports
-    from scoring.results import ResultsError
-    from scoring.run import open_results, run_suite
+    import scoring
 
-    names = args.agent or ["idm"]
+    resume = f"--suite {args.suite} --resume --run"
     try:
-        suite = load_suite(args.suite)
-        specs = [resolve_agent(name, suite.scenarios) for name in names]
-        if len({s.label for s in specs}) != len(specs):
-            raise ValueError(f"--agent names repeat: {', '.join(names)}")
-        results = open_results(args.reports, suite, specs, args.run, args.resume)
-    except (scenarios.ScenarioError, agents.AgentError, ResultsError, ValueError) as err:
+        score = scoring.score_suite(args.suite, args.agent or ["idm"], reports_dir=args.reports, run=args.run,
+                                    resume=args.resume, workers=args.workers or os.cpu_count() or 1, ray=args.ray,
+                                    replays=args.replays)
+    except scoring.SuiteSetupError as err:
         parser.error(str(err))
-    workers = args.workers or os.cpu_count() or 1
-    try:
-        outcome = run_suite(suite, specs, results, workers=workers, ray_address=args.ray, replays=args.replays)
-    except ScoringWorkerError as err:
-        print(f"run_sim.py: error: {err.what}; the {len(results)} finished episodes are kept in {results.path}: "
-              f"continue with --suite {args.suite} --resume --run {results.folder.name}", file=sys.stderr)
+    except scoring.ReportsWriteError as err:
+        print(f"run_sim.py: error: {err}: free space, then {resume} {err.run}", file=sys.stderr)
         return 1
-    print(f"{outcome['ran']} episodes in {outcome['seconds']:.1f} s ({outcome['skipped']} already done) -> {results.path}")
-    if outcome["interrupted"]:
-        print(f"interrupted: continue with --suite {args.suite} --resume --run {results.folder.name} (same --agent list)", file=sys.stderr)
+    except scoring.SuiteStoppedError as err:  # a dead worker, results.json not rewritten
+        print(f"run_sim.py: error: {err}: continue with {resume} {err.run}", file=sys.stderr)
+        return 1
+    print(f"{score.ran} episodes in {score.seconds:.1f} s ({score.skipped} already done) -> {score.results.path}")
+    if score.interrupted:
+        print(f"interrupted: continue with {resume} {score.folder.name} (same --agent list)", file=sys.stderr)
         return 130
-    labels = [s.label for s in specs]
-    try:
-        write_reports(results, labels, [s.name for s in suite.scenarios])
-    except OSError as err:  # e.g. a full disk: the reports are written as one set, so the old ones stay
-        print(f"run_sim.py: error: cannot write the reports in {results.folder}: {err.strerror or err}; every episode "
-              f"is kept in {results.path}: free space, then --suite {args.suite} --resume --run {results.folder.name}",
-              file=sys.stderr)
-        return 1
-    print((results.folder / "leaderboard.md").read_text(encoding="utf-8"))
-    print(f"reports: {results.folder}/leaderboard.md, results.csv, scores.png")
+    print((score.folder / "leaderboard.md").read_text(encoding="utf-8"))
+    print(f"reports: {score.folder}/leaderboard.md, results.csv, scores.png")
     if args.replays:
-        print(f"replays: {results.folder}/replays/ (watch one: python run_sim.py --replay FILE)")
+        print(f"replays: {score.folder}/replays/ (watch one: python run_sim.py --replay FILE)")
     return 0
 
 
@@ -265,13 +248,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import agents
     import scenarios
+    from agents.resolve import checkpoint_hash
     from sim import OBS_MODES, make_env
     from sim.rollout import play_episodes
     from sim.table import print_table
     from sim.video import VideoRecorder, check_output_path
     from sim.window import Window, has_display
-
-    from sim.replay import Replay, ReplayError, check_replay_path, checkpoint_hash
+    from sim.replay import Replay, ReplayError, check_replay_path
     from sim.viewer import Viewer, encoder_perception, title_for
 
     replay = None
@@ -318,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loaded {agent_class.name} checkpoint {checkpoint}")
     recorder = VideoRecorder(args.record, fps) if args.record else None
     window = Window(f"{scenario.name} - {agent_class.name}" + (" (replay)" if replay else ""), fps) if show else None
-    ck_hash = replay.checkpoint_hash if replay else checkpoint_hash(checkpoint)
+    ck_hash = replay.checkpoint_hash if replay else (checkpoint_hash(checkpoint) if checkpoint else None)
     log = Replay(scenario.name, obs, agent_class.name, str(checkpoint) if checkpoint else None, ck_hash)
 
     seeds = range(args.seed, args.seed + args.episodes)

@@ -1,7 +1,7 @@
 """The model zoo: a trained agent for every scenario, shipped under zoo/ with a manifest.
 
     python -m agents.zoo train --agent dqn --scenario all    train by zoo/recipes.yaml, ship the best checkpoints
-    python -m agents.zoo score                                score the zoo, idm and random on the standard suite
+    python -m agents.zoo score                                score the zoo, idm and the floors on the standard suite
                                                               and write docs/zoo.md
     python -m agents.zoo list                                 what is shipped (zoo/manifest.json)
 
@@ -10,7 +10,8 @@ network state: it plays, and stays small (heads on the shared frozen encoder). I
 records the recipe and the command that trained it; zoo/manifest.json records, per agent,
 steps, training time, hardware, held-out results and the files' sha256.
 `run_sim.py --scenario X --agent Y` plays zoo/X/Y when the user has no run of their own. In
-suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn.
+suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn
+(agents/resolve.py maps those labels to zoo folders).
 """
 
 from __future__ import annotations
@@ -157,29 +158,6 @@ def _rank(entry: dict) -> tuple[float, float]:
     return held.get("success_rate", -1.0), held.get("mean_return", float("-inf"))
 
 
-def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
-    """Per suite scenario, (name, zoo folder or None, folder hash or why there is none) for the
-    suite agent `zoo` (each scenario's default) or `zoo:<agent>`; a variant without its own plays its base's."""
-    from scoring.episodes import folder_hash
-
-    manifest = read_manifest()
-    wanted = text.partition(":")[2]
-    shipped = {entry["agent"] for entry in manifest["agents"].values()}
-    if wanted and wanted not in shipped:
-        raise AgentError(f"the zoo has no {wanted!r} agents; it ships {', '.join(sorted(shipped)) or 'none'}")
-    rows = []
-    for scenario in suite_scenarios:
-        names = scenario.lineage
-        found = None
-        for name in names:
-            folder = ZOO_DIR / name / (wanted or manifest["defaults"].get(name, ""))
-            if (folder / "model.pt").exists():
-                found = (scenario.name, str(folder.resolve()), folder_hash(folder))
-                break
-        rows.append(found or (scenario.name, None, f"the zoo has no {wanted or 'agent'} for {' or '.join(names)}"))
-    return tuple(rows)
-
-
 def train(agent: str, names: list[str], recipes: dict, device, resume: bool) -> int:
     """Train and ship each scenario in turn; a scenario whose environment worker dies is
     reported in one line (with its resume command) and the others still train."""
@@ -238,10 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     trainer.add_argument("--resume", action="store_true", help="continue the newest interrupted zoo run of each scenario")
     shipper = commands.add_parser("ship", help="ship a training run's best checkpoint (a runs/... folder) into zoo/")
     shipper.add_argument("run", type=Path)
-    scorer = commands.add_parser("score", help="score the zoo, idm and random on a suite; write docs/zoo.md")
+    scorer = commands.add_parser("score", help="score the zoo, idm and the floors on a suite; write docs/zoo.md")
     scorer.add_argument("--suite", default="standard")
     scorer.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    scorer.add_argument("--run", default="zoo", help="report folder under reports/<suite>/ (default: zoo)")
+    scorer.add_argument("--reports", type=Path, default=Path("reports"), help="where run folders go (default: reports)")
+    scorer.add_argument("--run", default="zoo", help="run folder under <reports>/<suite>/ (default: zoo)")
     scorer.add_argument("--resume", action="store_true", help="continue an interrupted scoring run")
     commands.add_parser("list", help="what is shipped")
     args = parser.parse_args(argv)
@@ -254,9 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                            f"--steps {config.get('total_steps')}  (shipped with python -m agents.zoo ship {args.run})")
             return 0
         if args.command == "score":
+            import scoring
             from agents.zoo_report import score_zoo
 
-            return score_zoo(args.suite, args.workers, args.run, args.resume)
+            try:
+                return score_zoo(args.suite, args.workers, args.run, args.resume, reports_dir=args.reports)
+            except scoring.SuiteSetupError as err:
+                parser.error(str(err))
         recipes = read_recipes()
         if args.agent not in recipes:
             parser.error(f"no recipes for {args.agent!r} in {RECIPES_FILE}; there are: {', '.join(recipes)}")

@@ -1,26 +1,27 @@
-"""`python -m agents.zoo score`: the zoo, idm and random on a suite, and docs/zoo.md from it.
+"""`python -m agents.zoo score`: the zoo and the floor baselines on a suite, and docs/zoo.md from it.
 
-The suite runs through run_sim.py's own scoring path (reports/<suite>/<run>/, resumable), so
-the leaderboard here and `run_sim.py --suite` are the same numbers by construction.
+The suite runs through scoring.score_suite, as `run_sim.py --suite` does (<reports>/<suite>/<run>/,
+resumable), so the leaderboard here and the CLI's are the same numbers by construction.
 """
 
 from __future__ import annotations
 
 import datetime
+import sys
 from pathlib import Path
 
-from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest, zoo_checkpoints
+from agents.resolve import zoo_checkpoints
+from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
 NOTES_FILE = ZOO_DIR / "notes.md"
-BASELINES = ("idm", "random")
+BASELINES = ("idm", "random", "idle", "brake")  # idm: the bar to clear; the rest: floors (a constant policy)
 
 
-def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
-    import run_sim
-    from scenarios.suite import load_suite
-    from scoring.report import summarise
-    from scoring.results import Results
+def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_dir: Path) -> int:
+    """Score the zoo labels and BASELINES on the suite into reports_dir/<suite>/<run>/, then write
+    the manifest's suite cells and docs/zoo.md. Setup errors (scoring.SuiteSetupError) propagate."""
+    import scoring
 
     manifest = read_manifest()
     if not manifest["agents"]:
@@ -29,16 +30,19 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
     # everywhere they are shipped (the rest would replay the same episodes).
     others = sorted({e["agent"] for e in manifest["agents"].values() if manifest["defaults"].get(e["scenario"]) != e["agent"]})
     labels = ["zoo", *(f"zoo:{agent}" for agent in others), *BASELINES]
-    argv = ["--suite", suite_name, "--workers", str(workers), "--run", run, *(x for label in labels for x in ("--agent", label))]
-    code = run_sim.main(argv + (["--resume"] if resume else []))
-    if code:
-        return code
-    suite = load_suite(suite_name)
-    results = Results.load(Path("reports") / suite.name / run)
-    names = [s.name for s in suite.scenarios]
-    records = results.sorted_records()
-    summary = summarise(records, labels, names)
-    played = _played(labels, suite.scenarios)  # (label, scenario) -> manifest key of the checkpoint that drove
+    again = f"python -m agents.zoo score --suite {suite_name} --reports {reports_dir} --run {run} --resume"
+    try:
+        score = scoring.score_suite(suite_name, labels, reports_dir=reports_dir, run=run, resume=resume,
+                                    workers=workers)
+    except scoring.SuiteStoppedError as err:
+        print(f"python -m agents.zoo: error: {err}: continue with {again}", file=sys.stderr)
+        return 1
+    if score.interrupted:
+        print(f"interrupted: continue with {again}", file=sys.stderr)
+        return 130
+    names = [s.name for s in score.suite.scenarios]
+    records, summary = score.records, score.summary
+    played = _played(labels, score.suite.scenarios)  # (label, scenario) -> manifest key of the checkpoint that drove
     for entry in manifest["agents"].values():
         entry["suite"] = {}
     for (label, scenario), key in played.items():  # `zoo` and `zoo:ppo` may replay one checkpoint: same cell
@@ -46,8 +50,9 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool) -> int:
             manifest["agents"][key]["suite"].setdefault(scenario, _cell(summary["per_scenario"][(label, scenario)]))
     write_manifest(manifest)
     speeds = mean_speeds(records)
-    DOC_FILE.write_text(zoo_markdown(summary, manifest, suite.name, run, names, played, speeds), encoding="utf-8")
-    print(f"wrote {DOC_FILE} and {MANIFEST_FILE}")
+    DOC_FILE.write_text(zoo_markdown(summary, manifest, score.suite.name, score.folder, names, played, speeds),
+                        encoding="utf-8")
+    print(f"wrote {DOC_FILE} and {MANIFEST_FILE} (reports: {score.folder})")
     return 0
 
 
@@ -78,7 +83,7 @@ def _cell(s: dict) -> dict:
             "errors": s["errors"]}
 
 
-def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios: list[str], played: dict,
+def zoo_markdown(summary: dict, manifest: dict, suite: str, report: Path, scenarios: list[str], played: dict,
                  speeds: dict) -> str:
     per = summary["per_scenario"]
     picks = {scenario: _agent_of(played[(label, scenario)]) for label, scenario in played if label == "zoo"}
@@ -90,7 +95,7 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, run: str, scenarios:
         "precedence). Every agent is a small head on the shared frozen perception encoder.",
         "",
         f"Scored on suite `{suite}` (50 evaluation seeds per scenario, seeds from 1,000,000, never seen in training), "
-        f"report `reports/{suite}/{run}/`, {datetime.date.today().isoformat()}. Driving score in [0, 1] "
+        f"report `{Path(report).as_posix()}/`, {datetime.date.today().isoformat()}. Driving score in [0, 1] "
         "(docs/metrics.md), value [95% CI]: mean by bootstrap, success and collision by Wilson intervals.",
         "",
         "Reproduce: `python -m agents.zoo train --agent dqn` (and `--agent ppo`, `--agent sac`; recipes in "

@@ -21,8 +21,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 
 from rich.console import Console  # noqa: E402
 
+from agents.resolve import resolve_agent  # noqa: E402
 from scenarios.suite import load_suite  # noqa: E402
-from scoring.episodes import resolve_agent  # noqa: E402
 from scoring.run import open_results, run_suite  # noqa: E402
 
 

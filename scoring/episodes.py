@@ -1,38 +1,21 @@
 """One scored episode: the unit of work every backend (inline, processes, Ray) runs.
 
 A Task is plain data (picklable, no live objects), so any worker rebuilds the same env and
-agent from it: the same task gives the same record whichever backend runs it.
+agent from it: the same task gives the same record whichever backend runs it. Which
+checkpoint an agent plays is decided before, in agents/resolve.py (AgentSpec).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenarios.suite import SuiteScenario, episode_seed
 
-
-@dataclass(frozen=True)
-class AgentSpec:
-    label: str  # the name results and reports use: registry name, zoo[:agent], or checkpoint folder name
-    name: str  # registry name of the agent class ("zoo": each checkpoint's config.json names it)
-    checkpoint: str | None  # checkpoint folder, or None for an agent built from its name
-    checkpoint_hash: str  # sha256 (16 hex) of the checkpoint files, or of name + class when none
-    # Learning agents named from the registry: per scenario, (scenario, folder or None, hash or
-    # the reason there is none). Filled by resolve_agent(name, scenarios); empty otherwise.
-    per_scenario: tuple = ()
-
-    def checkpoint_for(self, scenario: str) -> tuple[str | None, str]:
-        """(checkpoint folder or None, hash) an episode of `scenario` plays with."""
-        for name, folder, digest in self.per_scenario:
-            if name == scenario:
-                if folder is None:
-                    raise RuntimeError(digest)  # no trained checkpoint: a failed episode saying why
-                return folder, digest
-        return self.checkpoint, self.checkpoint_hash
+if TYPE_CHECKING:  # importing agents pulls in torch: results and reports do not need it
+    from agents.resolve import AgentSpec
 
 
 @dataclass(frozen=True)
@@ -50,70 +33,6 @@ class Task:
 
 def record_key(record: dict) -> tuple:
     return (record["agent"], record["scenario"], record["seed"], record["episode"])
-
-
-def resolve_agent(text: str, suite_scenarios=()) -> AgentSpec:
-    """An agent from a registry name or a checkpoint folder (with config.json naming its agent).
-
-    A learning agent named from the registry plays each scenario of the suite with its own
-    trained checkpoint (agents.checkpoint_for: the newest run's best, else the shipped one; a
-    suite variant falls back to its base scenario's). A scenario without one is a failed
-    episode that says so; the rest of the suite still runs.
-    """
-    import agents
-    from agents.base import read_config
-
-    if text == "zoo" or text.startswith("zoo:"):  # the shipped agents (agents/zoo.py), per scenario
-        from agents.zoo import zoo_checkpoints
-
-        per_scenario = zoo_checkpoints(text, suite_scenarios)
-        identity = json.dumps({"agent": text, "checkpoints": per_scenario}, sort_keys=True)
-        return AgentSpec(text, text.partition(":")[2] or "zoo", None, hashlib.sha256(identity.encode()).hexdigest()[:16],
-                         per_scenario)
-    if text in agents.names():
-        cls = agents.get_class(text)
-        if cls.trainable:
-            per_scenario = tuple(_trained_checkpoint(cls, sc) for sc in suite_scenarios)
-            identity = json.dumps({"agent": text, "checkpoints": per_scenario}, sort_keys=True)
-        else:
-            per_scenario = ()
-            identity = json.dumps({"agent": text, "class": f"{cls.__module__}.{cls.__qualname__}"}, sort_keys=True)
-        return AgentSpec(text, text, None, hashlib.sha256(identity.encode()).hexdigest()[:16], per_scenario)
-    folder = Path(text)
-    if not folder.is_dir():
-        raise agents.AgentError(
-            f"unknown agent {text!r}; give a registered agent ({', '.join(agents.names())}) or a checkpoint folder"
-        )
-    config = read_config(folder)
-    agents.get_class(str(config.get("agent")))  # raises with the valid names
-    return AgentSpec(folder.resolve().name, config["agent"], str(folder.resolve()), folder_hash(folder))
-
-
-def _trained_checkpoint(cls, scenario: SuiteScenario) -> tuple[str, str | None, str]:
-    import agents
-
-    find = getattr(agents, "checkpoint_for", None)
-    names = scenario.lineage
-    reason = (
-        f"no trained {cls.name} checkpoint for {' or '.join(names)}; "
-        f"train one: python run_sim.py --scenario {names[-1]} --agent {cls.name} --train"
-    )
-    for name in names:
-        try:
-            folder = find(cls, name, None, None)[0] if find else None
-        except agents.AgentError:
-            continue
-        if folder is not None:
-            return (scenario.name, str(Path(folder).resolve()), folder_hash(Path(folder)))
-    return (scenario.name, None, reason)
-
-
-def folder_hash(folder: Path) -> str:
-    """sha256 over every file's relative path and bytes, in sorted order (16 hex digits)."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 def run_task(task: Task) -> dict:

@@ -30,8 +30,9 @@ CSV_FIELDS = (
 
 
 def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> dict:
-    """{"per_scenario": {(agent, scenario): {...}}, "suite": {agent: {...}}, "improvement": {(a, b): Interval}}.
-    Failed (error) episodes count with a driving score of 0 and as neither success nor collision."""
+    """{"per_scenario": {(agent, scenario): {...}}, "suite": {agent: {...}}, "improvement": {(a, b): Interval},
+    "too_easy": {scenario: [floors]}} (too_easy_floors). Failed (error) episodes count with a driving
+    score of 0 and as neither success nor collision."""
     by = {(a, s): [r for r in records if r["agent"] == a and r["scenario"] == s] for a in agents for s in scenarios}
     per_scenario = {key: _summary(rs) for key, rs in by.items() if rs}
     suite = {}
@@ -48,7 +49,8 @@ def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> d
             [[r["driving_score"] for r in by[(a, s)]] for s in common],
             [[r["driving_score"] for r in by[(b, s)]] for s in common],
         )
-    return {"per_scenario": per_scenario, "suite": suite, "improvement": improvement}
+    too_easy = {s: floors for s in scenarios if (floors := too_easy_floors(per_scenario, s))}
+    return {"per_scenario": per_scenario, "suite": suite, "improvement": improvement, "too_easy": too_easy}
 
 
 def _summary(rs: list[dict]) -> dict:
@@ -56,14 +58,35 @@ def _summary(rs: list[dict]) -> dict:
     ok = [r for r in rs if r["metrics"] is not None]
     collisions = sum(r["metrics"]["collisions"] for r in ok)
     km = sum(r["metrics"]["distance"] for r in ok) / 1000
+    # Keys newer than some results.json files: read with .get, and counted only where present.
+    progress = [r["score"]["progress"] for r in rs if r["score"] and "progress" in r["score"]]
+    fault = [r["metrics"].get("collision_at_fault") for r in ok if "collision_at_fault" in r["metrics"]]
     return {
         "episodes": n,
         "errors": n - len(ok),
         "score": mean_ci([r["driving_score"] for r in rs]),
+        "progress": mean_ci(progress),  # nan when no record has it
         "success": wilson(sum(r["outcome"] == "success" for r in rs), n),
         "collision": wilson(sum(r["outcome"] == "collision" for r in rs), n),
         "collisions_per_km": collisions / km if km > 0 else float("nan"),
+        "at_fault_collisions": sum(f is True for f in fault) if fault else None,  # None: not recorded
     }
+
+
+REFERENCE = "idm"  # the rule-based driver a learning agent has to beat
+FLOORS = ("idle", "brake")  # constant policies: a scenario they do well on cannot tell agents apart
+TOO_EASY_MARK = "†"
+
+
+def too_easy_floors(per_scenario: dict, scenario: str) -> list[str]:
+    """The constant floors (FLOORS) whose mean score on `scenario` reaches idm's 95% CI or above it
+    (floor.value >= idm.low). A scenario where doing nothing scores like idm does not rank agents,
+    so the leaderboard marks it. Empty when idm or every floor was not scored there."""
+    idm = per_scenario.get((REFERENCE, scenario))
+    if not idm:
+        return []
+    floors = [(f, per_scenario.get((f, scenario))) for f in FLOORS]
+    return [f for f, s in floors if s and s["score"].value >= idm["score"].low]
 
 
 def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str], scenarios: list[str]) -> str:
@@ -87,17 +110,26 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
         "",
         "## Per scenario",
         "",
-        "| scenario | agent | episodes | score | success | collision | collisions/km |",
-        "|---|---|---|---|---|---|---|",
+        "Progress: the share of the route driven [95% CI]. At fault: collisions the ego caused.",
+        "",
+        "| scenario | agent | episodes | score | progress | success | collision | at-fault collisions | collisions/km |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    too_easy = summary.get("too_easy", {})
     for scenario in scenarios:
+        mark = f"{scenario} {TOO_EASY_MARK}" if scenario in too_easy else scenario
         for agent in ranked:
             s = summary["per_scenario"].get((agent, scenario))
             if s:
+                progress = "-" if s["progress"].value != s["progress"].value else str(s["progress"])  # nan: none
+                fault = "-" if s["at_fault_collisions"] is None else s["at_fault_collisions"]
                 lines.append(
-                    f"| {scenario} | {agent} | {s['episodes']} | {s['score']} | {s['success']} | "
-                    f"{s['collision']} | {_per_km(s['collisions_per_km'])} |"
+                    f"| {mark} | {agent} | {s['episodes']} | {s['score']} | {progress} | {s['success']} | "
+                    f"{s['collision']} | {fault} | {_per_km(s['collisions_per_km'])} |"
                 )
+    for scenario, floors in too_easy.items():  # one paragraph each
+        lines += ["", f"{TOO_EASY_MARK} {scenario}: too easy to rank agents: a constant policy ({', '.join(floors)}) "
+                      f"scores within {REFERENCE}'s CI"]
     if summary["improvement"]:
         lines += [
             "",

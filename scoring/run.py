@@ -10,11 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from agents.resolve import AgentSpec
 from scenarios.suite import Suite
 from scoring.backends import run_processes, run_ray
-from scoring.episodes import AgentSpec, Task
-from sim.replay import Replay
+from scoring.episodes import Task
 from scoring.results import Results, ResultsError
+from sim.replay import Replay
 
 
 def plan(suite: Suite, specs: list[AgentSpec], replays: bool = False) -> list[Task]:

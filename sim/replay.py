@@ -15,12 +15,12 @@ re-creates every frame; the stored action values redraw the bar chart the agent 
 Episodes cut short (restart, next, quit) are kept with "complete": false, so a replay shows
 exactly what the viewer showed. Scored suite episodes are saved the same way (run_sim.py
 --suite ... --replays); a suite's variant, which is not a catalog name, is carried in
-"variant". Written to a temp name and renamed.
+"variant". Written to a temp name and renamed. The checkpoint_hash is the caller's
+(agents.resolve.checkpoint_hash, the hash suites record): sim does not know checkpoints.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -179,17 +179,6 @@ def check_replay_path(path: str | os.PathLike) -> Path:
     if not os.access(folder, os.W_OK):
         raise ValueError(f"cannot save the replay to {path}: cannot write in {folder}")
     return path
-
-
-def checkpoint_hash(folder: str | os.PathLike | None) -> str | None:
-    """sha256 (16 hex digits) over a checkpoint folder's files, or None for no checkpoint."""
-    if folder is None:
-        return None
-    digest = hashlib.sha256()
-    for file in sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _plain_action(action: Any):

@@ -14,7 +14,8 @@ import agents
 from agents import zoo
 from agents.runs import train_agent
 from scenarios.suite import load_suite
-from scoring.episodes import Task, resolve_agent, run_task
+from agents.resolve import resolve_agent
+from scoring.episodes import Task, run_task
 from sim import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,16 @@ def _keys(state, prefix=""):
             yield from _keys(value, prefix + key + ".")
 
 
+class ConstantIdle(agents.Agent):
+    """IDLE every step (meta-action 1): a stand-in for the registered floors."""
+
+    description = "always IDLE (tests)"
+    default_obs = "kinematics"
+
+    def act(self, obs, deterministic=True):
+        return 1
+
+
 @pytest.fixture()
 def tmp_zoo(tmp_path, monkeypatch):
     folder = tmp_path / "zoo"
@@ -105,16 +116,21 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     with pytest.raises(agents.AgentError, match="no 'ppo' agents"):
         resolve_agent("zoo:ppo", suite.scenarios)
 
-    # The leaderboard: a two-scenario suite through run_sim's scoring path, then docs/zoo.md.
+    # The leaderboard: a two-scenario suite through scoring.score_suite, then docs/zoo.md.
     from agents import zoo_report
 
+    for name in ("idle", "brake"):  # floors being added to agents/baselines.py; stand-ins until they are
+        if name not in agents.REGISTRY:
+            monkeypatch.setitem(agents.REGISTRY, name, type(name, (ConstantIdle,), {"name": name}))
     (tmp_path / "two.yaml").write_text("description: test\nseeds: {first: 1000000, count: 2}\nepisodes: 1\n"
                                        "scenarios: [merge, merge-dense]\n")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # nothing may land in the cwd: the reports go where they are told
     monkeypatch.setattr(zoo_report, "DOC_FILE", tmp_path / "zoo.md")
-    assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False) == 0
+    assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False, reports_dir=tmp_path / "out") == 0
+    assert (tmp_path / "out" / "two" / "r" / "leaderboard.md").exists() and not (tmp_path / "reports").exists()
     doc = (tmp_path / "zoo.md").read_text()
     assert "| merge | dqn |" in doc and "| merge-dense | dqn |" in doc and "| idm |" in doc
+    assert "| idle |" in doc and "| brake |" in doc and f"report `{(tmp_path / 'out' / 'two' / 'r').as_posix()}/`" in doc
     # mean speeds of zoo and idm: where a survive rule would hide a car that waits out the clock
     assert re.search(r"\| merge \| dqn \|.*\| \d+\.\d / \d+\.\d \| (yes|no)", doc), doc
     entry = json.loads((tmp_zoo / "manifest.json").read_text())["agents"]["merge/dqn"]

@@ -253,7 +253,7 @@ def _suite(tmp_path, scenarios: str, seeds: int):
 
 
 def test_a_killed_scoring_worker_is_replaced_and_every_episode_is_scored_once(tmp_path, capsys):
-    from scoring.episodes import resolve_agent
+    from agents.resolve import resolve_agent
     from scoring.run import open_results, run_suite
 
     _, suite = _suite(tmp_path, "[merge, u-turn]", 8)

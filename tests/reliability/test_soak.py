@@ -96,7 +96,7 @@ def test_vector_env_episodes_leak_no_descriptors_processes_or_memory(episodes):
 @pytest.mark.parametrize("episodes", EPISODES)
 def test_scorer_episodes_leak_no_descriptors_processes_or_memory(tmp_path, episodes):
     from scenarios.suite import load_suite
-    from scoring.episodes import resolve_agent
+    from agents.resolve import resolve_agent
     from scoring.run import open_results, run_suite
 
     def suite(name: str, seeds: int):

@@ -12,7 +12,7 @@ import pytest
 
 import run_sim
 from scenarios.suite import load_suite
-from scoring.episodes import resolve_agent
+from agents.resolve import resolve_agent
 from scoring.run import open_results, run_suite
 
 ROOT = Path(run_sim.__file__).resolve().parent

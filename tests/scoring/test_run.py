@@ -5,9 +5,10 @@ import json
 import pytest
 
 import agents
+import agents.resolve
 from agents.baselines import IDMAgent
 from scenarios.suite import load_suite
-from scoring.episodes import folder_hash, resolve_agent
+from agents.resolve import checkpoint_hash, resolve_agent
 from scoring.report import write_reports
 from scoring.results import Results
 from scoring.run import open_results, plan, run_suite
@@ -133,7 +134,7 @@ class TrainedIDM(IDMAgent):
 
 
 def test_a_learning_agent_plays_each_scenario_with_its_own_checkpoint(tiny_suite, tmp_path, monkeypatch):
-    """Checkpoints found through agents.checkpoint_for; a scenario without one is a failed episode."""
+    """Checkpoints found through agents.resolve.checkpoint_for; a scenario without one is a failed episode."""
     zoo = tmp_path / "zoo"
     saved = TrainedIDM(_env()).save(zoo / "merge")
 
@@ -143,14 +144,14 @@ def test_a_learning_agent_plays_each_scenario_with_its_own_checkpoint(tiny_suite
         raise agents.AgentError(f"no trained {agent_class.name} for {scenario}")
 
     monkeypatch.setitem(agents.REGISTRY, TrainedIDM.name, TrainedIDM)
-    monkeypatch.setattr(agents, "checkpoint_for", checkpoint_for, raising=False)
+    monkeypatch.setattr(agents.resolve, "checkpoint_for", checkpoint_for)
     suite = load_suite(str(tiny_suite))
     spec = resolve_agent(TrainedIDM.name, suite.scenarios)
     results = open_results(tmp_path / "reports", suite, [spec], "r", resume=False)
     run_suite(suite, [spec], results, workers=1)
     records = results.sorted_records()
     merge = [r for r in records if r["scenario"] == "merge"]
-    assert all(r["outcome"] == "success" and r["checkpoint_hash"] == folder_hash(saved) for r in merge)
+    assert all(r["outcome"] == "success" and r["checkpoint_hash"] == checkpoint_hash(saved) for r in merge)
     others = [r for r in records if r["scenario"] != "merge"]
     assert len(others) == 9 and all(
         r["outcome"] == "error" and "no trained trained-idm checkpoint for" in r["error"] for r in others

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 import agents
+from agents.resolve import checkpoint_hash
 from sim import make_env
-from sim.replay import Replay, ReplayError, checkpoint_hash
+from sim.replay import Replay, ReplayError
 from sim.viewer import Viewer, encoder_perception, title_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ def watch(name, seeds, obs=None):
     checkpoint, obs = agents.checkpoint_for(cls, "merge", "zoo/merge/dqn" if cls.trainable else None, obs)
     env = make_env("merge", obs=obs, render_mode="rgb_array")
     agent = cls.load(checkpoint, env) if checkpoint else cls(env, seed=0)
-    log = Replay("merge", obs, name, checkpoint and str(checkpoint), checkpoint_hash(checkpoint))
+    log = Replay("merge", obs, name, checkpoint and str(checkpoint), checkpoint and checkpoint_hash(checkpoint))
     frames = []
     title = title_for("merge", name, log.checkpoint_hash)
     viewer = Viewer(env, agent, seeds, title=title, sink=frames.append, perceive=encoder_perception(), log=log)
