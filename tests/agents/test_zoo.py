@@ -66,16 +66,6 @@ def _keys(state, prefix=""):
             yield from _keys(value, prefix + key + ".")
 
 
-class ConstantIdle(agents.Agent):
-    """IDLE every step (meta-action 1): a stand-in for the registered floors."""
-
-    description = "always IDLE (tests)"
-    default_obs = "kinematics"
-
-    def act(self, obs, deterministic=True):
-        return 1
-
-
 @pytest.fixture()
 def tmp_zoo(tmp_path, monkeypatch):
     folder = tmp_path / "zoo"
@@ -119,9 +109,6 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     # The leaderboard: a two-scenario suite through scoring.score_suite, then docs/zoo.md.
     from agents import zoo_report
 
-    for name in ("idle", "brake"):  # floors being added to agents/baselines.py; stand-ins until they are
-        if name not in agents.REGISTRY:
-            monkeypatch.setitem(agents.REGISTRY, name, type(name, (ConstantIdle,), {"name": name}))
     (tmp_path / "two.yaml").write_text("description: test\nseeds: {first: 1000000, count: 2}\nepisodes: 1\n"
                                        "scenarios: [merge, merge-dense]\n")
     monkeypatch.chdir(tmp_path)  # nothing may land in the cwd: the reports go where they are told
