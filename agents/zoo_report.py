@@ -7,14 +7,18 @@ resumable), so the leaderboard here and the CLI's are the same numbers by constr
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 from pathlib import Path
 
 from agents.resolve import zoo_checkpoints
 from agents.zoo import MANIFEST_FILE, ZOO_DIR, read_manifest, write_manifest
+from scoring.report import TOO_EASY_MARK
 
 DOC_FILE = ZOO_DIR.parent / "docs" / "zoo.md"
 NOTES_FILE = ZOO_DIR / "notes.md"
+V1_FILE = ZOO_DIR.parent / "docs" / "score_v1.json"  # the v1 scores the zoo was published with, for the v1 -> v2 column
+VALIDATION_EPISODES = 20  # per scenario, on validation seeds: how each scenario's default zoo agent is chosen
 BASELINES = ("idm", "random", "idle", "brake")  # idm: the bar to clear; the rest: floors (a constant policy)
 
 
@@ -26,6 +30,11 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_
     manifest = read_manifest()
     if not manifest["agents"]:
         raise SystemExit("python -m agents.zoo: error: the zoo is empty; train it first: python -m agents.zoo train --agent dqn")
+    from scenarios.suite import load_suite
+
+    code = choose_defaults(manifest, load_suite(suite_name), workers, run, resume, reports_dir)
+    if code:
+        return code
     # `zoo` plays each scenario's default; zoo:<agent> only for agents that are not the default
     # everywhere they are shipped (the rest would replay the same episodes).
     others = sorted({e["agent"] for e in manifest["agents"].values() if manifest["defaults"].get(e["scenario"]) != e["agent"]})
@@ -53,6 +62,47 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_
     DOC_FILE.write_text(zoo_markdown(summary, manifest, score.suite.name, score.folder, names, played, speeds),
                         encoding="utf-8")
     print(f"wrote {DOC_FILE} and {MANIFEST_FILE} (reports: {score.folder})")
+    return 0
+
+
+def choose_defaults(manifest: dict, suite, workers: int, run: str, resume: bool, reports_dir: Path) -> int:
+    """Each scenario's default zoo agent: of the agents shipped for it, the one with the highest
+    mean driving score on VALIDATION_EPISODES validation seeds (scenarios.seeds.VALIDATION, never
+    an evaluation seed), scored like any suite into reports_dir/validation/<run>/. Scenarios of
+    `suite` with one shipped agent keep it. Writes the manifest's defaults."""
+    import scoring
+    from scenarios.seeds import validation_seeds
+    from scenarios.suite import Suite
+
+    shipped: dict[str, list[str]] = {}
+    for entry in manifest["agents"].values():
+        shipped.setdefault(entry["scenario"], []).append(entry["agent"])
+    contested = tuple(s for s in suite.scenarios if s.base is None and len(shipped.get(s.name, [])) > 1)
+    if not contested:
+        return 0
+    validation = Suite("validation", f"default zoo agents of {suite.name}, chosen on validation seeds",
+                       tuple(validation_seeds(VALIDATION_EPISODES)), 1, contested)
+    labels = [f"zoo:{agent}" for agent in sorted({a for s in contested for a in shipped[s.name]})]
+    again = f"python -m agents.zoo score --suite {suite.name} --reports {reports_dir} --run {run} --resume"
+    try:
+        score = scoring.score_suite(validation, labels, reports_dir=reports_dir, run=run, resume=resume, workers=workers)
+    except scoring.SuiteStoppedError as err:
+        print(f"python -m agents.zoo: error: {err}: continue with {again}", file=sys.stderr)
+        return 1
+    if score.interrupted:
+        print(f"interrupted: continue with {again}", file=sys.stderr)
+        return 130
+    per = score.summary["per_scenario"]
+    for scenario in contested:
+        scored = {a: per[(f"zoo:{a}", scenario.name)]["score"].value for a in shipped[scenario.name]
+                  if (f"zoo:{a}", scenario.name) in per}
+        if scored:
+            manifest["defaults"][scenario.name] = max(sorted(scored), key=scored.get)  # ties: the first by name
+            for agent, value in scored.items():
+                manifest["agents"][f"{scenario.name}/{agent}"]["validation_score"] = round(value, 4)
+    manifest["defaults_chosen_by"] = (f"mean driving score v2 on validation seeds {validation.seeds[0]}-"
+                                      f"{validation.seeds[-1]} ({score.folder.as_posix()})")
+    write_manifest(manifest)
     return 0
 
 
@@ -87,6 +137,8 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, report: Path, scenar
                  speeds: dict) -> str:
     per = summary["per_scenario"]
     picks = {scenario: _agent_of(played[(label, scenario)]) for label, scenario in played if label == "zoo"}
+    v1 = json.loads(V1_FILE.read_text(encoding="utf-8")) if V1_FILE.exists() else {"suite": {}, "per_scenario": {}}
+    too_easy = summary.get("too_easy", {})
     lines = [
         "# Model zoo",
         "",
@@ -95,49 +147,66 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, report: Path, scenar
         "precedence). Every agent is a small head on the shared frozen perception encoder.",
         "",
         f"Scored on suite `{suite}` (50 evaluation seeds per scenario, seeds from 1,000,000, never seen in training), "
-        f"report `{Path(report).as_posix()}/`, {datetime.date.today().isoformat()}. Driving score in [0, 1] "
-        "(docs/metrics.md), value [95% CI]: mean by bootstrap, success and collision by Wilson intervals.",
+        f"report `{Path(report).as_posix()}/`, {datetime.date.today().isoformat()}. Driving score v2 in [0, 1] "
+        "(docs/metrics.md: progress along the route, gates, at-fault penalties, speed ratio, TTC and comfort), "
+        "value [95% CI]: mean by bootstrap, success and collision by Wilson intervals. v1 is the score the zoo was "
+        f"published with before (`{V1_FILE.name}`: time survived, a speed range that included 0).",
         "",
         "Reproduce: `python -m agents.zoo train --agent dqn` (and `--agent ppo`, `--agent sac`; recipes in "
         "`zoo/recipes.yaml`), then `python -m agents.zoo score`.",
         "",
         "## The suite",
         "",
-        "`zoo` plays each scenario's default zoo agent (the one that did best on held-out seeds during training).",
+        "`zoo` plays each scenario's default zoo agent: the one with the highest driving score on validation seeds "
+        f"({manifest.get('defaults_chosen_by', 'held-out seeds during training')}). `idle` and `brake` are constant "
+        "floors (always IDLE; always SLOWER): an agent that does not beat them on a scenario has not learnt to drive it.",
         "",
-        "| agent | mean score | IQM score | success | collision |",
-        "|---|---|---|---|---|",
+        "| agent | mean score (v1 -> v2) | IQM score | success | collision | at-fault collisions |",
+        "|---|---|---|---|---|---|",
     ]
-    for label in ("zoo", *BASELINES):
+    for label in [label for label in summary["suite"] if label.startswith("zoo")] + list(BASELINES):
         s = summary["suite"].get(label)
         if s:
-            lines.append(f"| {label} | {s['mean']} | {s['iqm']} | {s['success']} | {s['collision']} |")
+            old = v1["suite"].get(label)
+            lines.append(f"| {label} | {_v1(old)}{s['mean']} | {s['iqm']} | {s['success']} | {s['collision']} | "
+                         f"{s.get('at_fault_collisions', '-')} |")
     lines += ["", "## Per scenario", "",
-              "| scenario | zoo agent | zoo score | idm score | random score | zoo success | zoo collision | "
-              "mean speed zoo / idm [m/s] | best shipped agent vs idm |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| scenario | zoo agent | zoo score (v1 -> v2) | idm (v1 -> v2) | idle | brake | random | "
+              "progress zoo / idm | zoo success | zoo collision (at fault) | mean speed zoo / idm [m/s] | "
+              "best shipped agent vs idm |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for scenario in scenarios:
-        zoo, idm, rnd = (per.get((label, scenario)) for label in ("zoo", "idm", "random"))
+        cells = {label: per.get((label, scenario)) for label in ("zoo", *BASELINES)}
+        zoo = cells["zoo"]
         if not zoo:
             continue
-        verdict = _versus_idm(per, scenario, played)
-        lines.append(f"| {scenario} | {picks.get(scenario, '-')} | {zoo['score']} | {idm['score'] if idm else '-'} | "
-                     f"{rnd['score'] if rnd else '-'} | {zoo['success']} | {zoo['collision']} | "
-                     f"{_speed(speeds, 'zoo', scenario)} / {_speed(speeds, 'idm', scenario)} | {verdict} |")
+        old = v1["per_scenario"].get(scenario, {})
+        mark = f" {TOO_EASY_MARK}" if scenario in too_easy else ""
+        lines.append(
+            f"| {scenario}{mark} | {picks.get(scenario, '-')} | {_v1(old.get('zoo'))}{zoo['score']} | "
+            f"{_v1(old.get('idm'))}{_score(cells['idm'])} | {_score(cells['idle'])} | {_score(cells['brake'])} | "
+            f"{_score(cells['random'])} | {_progress(zoo)} / {_progress(cells['idm'])} | {zoo['success']} | "
+            f"{zoo['collision']} ({zoo.get('at_fault_collisions', '-')}) | "
+            f"{_speed(speeds, 'zoo', scenario)} / {_speed(speeds, 'idm', scenario)} | {_versus_idm(per, scenario, played)} |")
+    if too_easy:
+        lines += ["", f"{TOO_EASY_MARK} too easy to rank agents: a constant policy scores within idm's 95% CI or above "
+                  "it (" + "; ".join(f"{s}: {', '.join(f)}" for s, f in too_easy.items()) + ")."]
     machines = sorted({entry["hardware"] for entry in manifest["agents"].values()})
     lines += ["", "## Every shipped agent", "",
               f"Trained on {', '.join(machines)}. Training time is learning wall-clock alone (evaluations excluded), "
               "to the shipped checkpoint and for the recipe's whole budget; the shipped checkpoint is the one that "
               "did best on held-out seeds during training (seeds from 900,000).", "",
-              "| agent | default | shipped at | whole run | held-out success (training) | suite score | suite collision | size |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| agent | default | shipped at | whole run | held-out success (training) | validation score | suite score | "
+              "suite collision | size |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for key, entry in sorted(manifest["agents"].items()):
         held = entry.get("held_out_during_training") or {}
         default = "yes" if manifest["defaults"].get(entry["scenario"]) == entry["agent"] else ""
         for scenario, cell in (entry.get("suite") or {"-": {}}).items():
             lines.append(f"| {key} ({scenario}) | {default} | {entry['steps']} steps, {_duration(entry['train_seconds'])} | "
                          f"{entry.get('run_steps', '-')} steps, {_duration(entry.get('run_train_seconds'))} | "
-                         f"{held.get('success_rate', float('nan')):.0%} | {cell.get('score', '-')} | "
+                         f"{held.get('success_rate', float('nan')):.0%} | {entry.get('validation_score', '-')} | "
+                         f"{cell.get('score', '-')} | "
                          f"{cell.get('collision', '-')} | {entry['bytes'] / 1e6:.2f} MB |")
     encoder = manifest["encoder"]
     lines += ["", f"Shipped size: {manifest['shipped_bytes'] / 1e6:.1f} MB in all, of which the encoder "
@@ -162,6 +231,19 @@ def _versus_idm(per: dict, scenario: str, played: dict) -> str:
     agent, best = max(drove.items(), key=lambda kv: kv[1]["score"].value)
     margin = best["score"].value - idm["score"].value
     return f"yes ({agent})" if margin >= 0 else f"no ({agent}, {margin:+.3f})"
+
+
+def _v1(value) -> str:
+    return "" if value is None else f"{value:.2f} -> "
+
+
+def _score(cell: dict | None) -> str:
+    return str(cell["score"]) if cell else "-"
+
+
+def _progress(cell: dict | None) -> str:
+    value = cell["progress"].value if cell else float("nan")
+    return "-" if value != value else f"{value:.2f}"
 
 
 def _speed(speeds: dict, label: str, scenario: str) -> str:

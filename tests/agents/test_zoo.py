@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,10 +117,11 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     assert zoo_report.score_zoo(str(tmp_path / "two.yaml"), 1, "r", False, reports_dir=tmp_path / "out") == 0
     assert (tmp_path / "out" / "two" / "r" / "leaderboard.md").exists() and not (tmp_path / "reports").exists()
     doc = (tmp_path / "zoo.md").read_text()
-    assert "| merge | dqn |" in doc and "| merge-dense | dqn |" in doc and "| idm |" in doc
+    assert re.search(r"\| merge( †)? \| dqn \|", doc) and re.search(r"\| merge-dense( †)? \| dqn \|", doc), doc
+    assert "| idm |" in doc
     assert "| idle |" in doc and "| brake |" in doc and f"report `{(tmp_path / 'out' / 'two' / 'r').as_posix()}/`" in doc
     # mean speeds of zoo and idm: where a survive rule would hide a car that waits out the clock
-    assert re.search(r"\| merge \| dqn \|.*\| \d+\.\d / \d+\.\d \| (yes|no)", doc), doc
+    assert re.search(r"\| merge( †)? \| dqn \|.*\| \d+\.\d / \d+\.\d \| (yes|no)", doc), doc
     entry = json.loads((tmp_zoo / "manifest.json").read_text())["agents"]["merge/dqn"]
     assert set(entry["suite"]) == {"merge", "merge-dense"} and entry["suite"]["merge"]["episodes"] == 2
 
@@ -173,3 +175,24 @@ def test_every_catalog_variant_ships_agents_of_its_own():
     assert variants, "the catalog has variants (highway-dense, merge-dense)"
     for name in variants:
         assert (ZOO_DIR / name / "dqn" / "model.pt").exists() and (ZOO_DIR / name / "ppo" / "model.pt").exists(), name
+
+
+def test_defaults_are_chosen_by_driving_score_on_validation_seeds(tmp_path, monkeypatch):
+    """Each scenario's default is the shipped agent with the higher mean v2 score on validation
+    seeds (never evaluation seeds); the real zoo's merge agents, on a copy of the manifest."""
+    from agents import zoo_report
+
+    copy = tmp_path / "manifest.json"
+    copy.write_text(zoo.MANIFEST_FILE.read_text(encoding="utf-8"))
+    monkeypatch.setattr(zoo, "MANIFEST_FILE", copy)
+    monkeypatch.setattr(zoo_report, "VALIDATION_EPISODES", 2)
+    (tmp_path / "m.yaml").write_text("description: t\nseeds: {first: 1000000, count: 1}\nepisodes: 1\nscenarios: [merge, racetrack]\n")
+    suite = load_suite(str(tmp_path / "m.yaml"))
+    assert zoo_report.choose_defaults(zoo.read_manifest(), suite, 1, "v", False, tmp_path / "out") == 0
+    written = json.loads(copy.read_text())
+    records = json.loads((tmp_path / "out" / "validation" / "v" / "results.json").read_text())["episodes"]
+    assert {r["seed"] for r in records} == {900_000, 900_001} and {r["scenario"] for r in records} == {"merge"}
+    means = {a: np.mean([r["driving_score"] for r in records if r["agent"] == f"zoo:{a}"]) for a in ("dqn", "ppo")}
+    assert written["defaults"]["merge"] == max(sorted(means), key=means.get)
+    assert written["defaults"]["racetrack"] == "sac"  # one shipped agent: nothing to choose
+    assert "validation seeds 900000-900001" in written["defaults_chosen_by"]

@@ -153,3 +153,20 @@ def test_scored_episodes_save_replays_that_re_render_the_same_episode(tmp_path, 
         seed = int(file.stem.split("-")[0])
         assert "1 episodes: " in out and f"mean return {scored[seed]['episode_return']:.2f}" in out
         assert len(replay["episodes"][0]["actions"]) == scored[seed]["length"]
+
+
+def test_a_suite_with_the_floors_ranks_them_beside_idm(tiny_suite, tmp_path):
+    """`run_sim.py --suite ... --agent idm --agent brake --agent idle --agent random`: the
+    leaderboard lists the floors, and brake, parked at the roundabout entry, scores 0 there."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "run_sim.py"), "--suite", str(tiny_suite), "--agent", "idm", "--agent", "brake",
+         "--agent", "idle", "--agent", "random", "--workers", "2", "--reports", str(tmp_path), "--run", "floors"],
+        cwd=ROOT, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    board = (tmp_path / "tiny" / "floors" / "leaderboard.md").read_text()
+    for agent in ("idm", "brake", "idle", "random"):
+        assert f"| {agent} |" in board
+    records = episodes(tmp_path / "tiny" / "floors")
+    brake = [r for r in records if r["agent"] == "brake" and r["scenario"] == "roundabout"]
+    assert brake and all(r["driving_score"] == 0.0 and r["score"]["progress"] < 0.2 for r in brake)
+    assert all(r["score"]["version"] == 2 for r in records)
