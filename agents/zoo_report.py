@@ -25,8 +25,6 @@ BASELINES = ("idm", "random", "idle", "brake")  # idm: the bar to clear; the res
 def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_dir: Path) -> int:
     """Score the zoo labels and BASELINES on the suite into reports_dir/<suite>/<run>/, then write
     the manifest's suite cells and docs/zoo.md. Setup errors (scoring.SuiteSetupError) propagate."""
-    import scoring
-
     manifest = read_manifest()
     if not manifest["agents"]:
         raise SystemExit("python -m agents.zoo: error: the zoo is empty; train it first: python -m agents.zoo train --agent dqn")
@@ -39,16 +37,9 @@ def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_
     # everywhere they are shipped (the rest would replay the same episodes).
     others = sorted({e["agent"] for e in manifest["agents"].values() if manifest["defaults"].get(e["scenario"]) != e["agent"]})
     labels = ["zoo", *(f"zoo:{agent}" for agent in others), *BASELINES]
-    again = f"python -m agents.zoo score --suite {suite_name} --reports {reports_dir} --run {run} --resume"
-    try:
-        score = scoring.score_suite(suite_name, labels, reports_dir=reports_dir, run=run, resume=resume,
-                                    workers=workers)
-    except scoring.SuiteStoppedError as err:
-        print(f"python -m agents.zoo: error: {err}: continue with {again}", file=sys.stderr)
-        return 1
-    if score.interrupted:
-        print(f"interrupted: continue with {again}", file=sys.stderr)
-        return 130
+    score = _run_scoring(suite_name, suite_name, labels, workers, run, resume, reports_dir)
+    if isinstance(score, int):
+        return score
     names = [s.name for s in score.suite.scenarios]
     records, summary = score.records, score.summary
     played = _played(labels, score.suite.scenarios)  # (label, scenario) -> manifest key of the checkpoint that drove
@@ -70,7 +61,6 @@ def choose_defaults(manifest: dict, suite, workers: int, run: str, resume: bool,
     mean driving score on VALIDATION_EPISODES validation seeds (scenarios.seeds.VALIDATION, never
     an evaluation seed), scored like any suite into reports_dir/validation/<run>/. Scenarios of
     `suite` with one shipped agent keep it. Writes the manifest's defaults."""
-    import scoring
     from scenarios.seeds import validation_seeds
     from scenarios.suite import Suite
 
@@ -83,15 +73,9 @@ def choose_defaults(manifest: dict, suite, workers: int, run: str, resume: bool,
     validation = Suite("validation", f"default zoo agents of {suite.name}, chosen on validation seeds",
                        tuple(validation_seeds(VALIDATION_EPISODES)), 1, contested)
     labels = [f"zoo:{agent}" for agent in sorted({a for s in contested for a in shipped[s.name]})]
-    again = f"python -m agents.zoo score --suite {suite.name} --reports {reports_dir} --run {run} --resume"
-    try:
-        score = scoring.score_suite(validation, labels, reports_dir=reports_dir, run=run, resume=resume, workers=workers)
-    except scoring.SuiteStoppedError as err:
-        print(f"python -m agents.zoo: error: {err}: continue with {again}", file=sys.stderr)
-        return 1
-    if score.interrupted:
-        print(f"interrupted: continue with {again}", file=sys.stderr)
-        return 130
+    score = _run_scoring(validation, suite.name, labels, workers, run, resume, reports_dir)
+    if isinstance(score, int):
+        return score
     per = score.summary["per_scenario"]
     for scenario in contested:
         scored = {a: per[(f"zoo:{a}", scenario.name)]["score"].value for a in shipped[scenario.name]
@@ -104,6 +88,22 @@ def choose_defaults(manifest: dict, suite, workers: int, run: str, resume: bool,
                                       f"{validation.seeds[-1]} ({score.folder.as_posix()})")
     write_manifest(manifest)
     return 0
+
+
+def _run_scoring(suite, suite_name: str, labels: list[str], workers: int, run: str, resume: bool, reports_dir: Path):
+    """scoring.score_suite, or the exit code after saying in one line how to continue."""
+    import scoring
+
+    again = f"python -m agents.zoo score --suite {suite_name} --reports {reports_dir} --run {run} --resume"
+    try:
+        score = scoring.score_suite(suite, labels, reports_dir=reports_dir, run=run, resume=resume, workers=workers)
+    except scoring.SuiteStoppedError as err:
+        print(f"python -m agents.zoo: error: {err}: continue with {again}", file=sys.stderr)
+        return 1
+    if score.interrupted:
+        print(f"interrupted: continue with {again}", file=sys.stderr)
+        return 130
+    return score
 
 
 def _played(labels: list[str], suite_scenarios) -> dict[tuple[str, str], str]:

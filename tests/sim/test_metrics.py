@@ -7,18 +7,12 @@ import pytest
 
 from sim import make_env
 from sim.safety import ahead_on_path
+from tests.sim.roads import empty_road
 
 IDLE = 1  # DiscreteMetaAction index
 LANE_LEFT = 0
 
 
-def empty_road(name, seed=0):
-    """The scenario with every vehicle but the ego removed."""
-    env = make_env(name, obs="kinematics", seed=seed)
-    env.reset()
-    road, ego = env.unwrapped.road, env.unwrapped.vehicle
-    road.vehicles[:] = [ego]
-    return env, road, ego
 
 
 def run_until_done(env, action=IDLE, limit=200):

@@ -13,19 +13,13 @@ from sim import make_env
 from sim.route import RouteTracker
 from sim.safety import ahead_on_path
 from sim.score import TTC_THRESHOLD
+from tests.sim.roads import empty_road
 
 
-def _empty(name, seed=0):
-    """The scenario with every vehicle but the ego removed."""
-    env = make_env(name, obs="kinematics", seed=seed)
-    env.reset()
-    road, ego = env.unwrapped.road, env.unwrapped.vehicle
-    road.vehicles[:] = [ego]
-    return env, road, ego
 
 
 def _tracker(name):
-    env, road, ego = _empty(name)
+    env, road, ego = empty_road(name)
     return RouteTracker(road.network, scenarios.get(name).route, ego.position), road.network
 
 
@@ -121,7 +115,7 @@ def test_ttc_ignores_a_car_on_the_opposite_inbound_lane_of_the_intersection():
     at the intersection with no crash. Along the ego's own path that car is no threat."""
     from highway_env.vehicle.kinematics import Vehicle
 
-    env, road, ego = _empty("intersection")
+    env, road, ego = empty_road("intersection")
     opposite = road.network.get_lane(("o2", "ir2", 0))  # from the north, towards the centre
     s = opposite.length - 2
     behind = ego.lane.local_coordinates(ego.position)[0] - 15  # and a car behind the ego on its own lane

@@ -6,7 +6,6 @@ import math
 import pytest
 
 import scenarios
-from sim import make_env
 from sim.score import (
     MIN_PROGRESS,
     PENALTY_OBSTACLE,
@@ -17,6 +16,7 @@ from sim.score import (
     score_episode,
     score_for,
 )
+from tests.sim.roads import empty_road
 
 
 def episode(progress=1.0, collisions=0, collision_with=None, at_fault=None, offroad_steps=0, min_ttc=math.inf,
@@ -71,12 +71,6 @@ def test_crawling_costs_twice_following_traffic_does_not():
     assert score_episode(episode(progress=0.5, speed_ratio=0.5)).driving_score == pytest.approx(0.25)
 
 
-def _empty(name, seed=0):
-    env = make_env(name, obs="kinematics", seed=seed)
-    env.reset()
-    road, ego = env.unwrapped.road, env.unwrapped.vehicle
-    road.vehicles[:] = [ego]
-    return env, road, ego
 
 
 def _drive(env, action=1, limit=400):
@@ -90,7 +84,7 @@ def _drive(env, action=1, limit=400):
 def test_a_crash_into_an_obstacle_is_an_obstacle_collision_at_fault():
     from highway_env.vehicle.objects import Obstacle
 
-    env, road, ego = _empty("highway")
+    env, road, ego = empty_road("highway")
     s, _ = ego.lane.local_coordinates(ego.position)
     road.objects.append(Obstacle(road, ego.lane.position(s + 10, 0)))
     ep = _drive(env)
@@ -102,7 +96,7 @@ def test_a_crash_into_an_obstacle_is_an_obstacle_collision_at_fault():
 def test_running_into_a_stopped_car_is_at_fault():
     from highway_env.vehicle.behavior import IDMVehicle
 
-    env, road, ego = _empty("highway")
+    env, road, ego = empty_road("highway")
     s, _ = ego.lane.local_coordinates(ego.position)
     blocker = IDMVehicle(road, ego.lane.position(s + 10, 0), heading=ego.lane.heading_at(s + 10), speed=0.0)
     blocker.target_speed = 0.0
@@ -115,7 +109,7 @@ def test_running_into_a_stopped_car_is_at_fault():
 def test_a_stopped_ego_struck_from_behind_is_not_at_fault():
     from highway_env.vehicle.kinematics import Vehicle
 
-    env, road, ego = _empty("intersection")
+    env, road, ego = empty_road("intersection")
     ego.speed, ego.target_speed = 0.0, 0.0
     env.step(0)  # SLOWER: stopped, and recorded so
     lane = ego.lane
