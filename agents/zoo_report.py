@@ -95,6 +95,12 @@ def _run_scoring(suite, suite_name: str, labels: list[str], workers: int, run: s
     import scoring
 
     again = f"python -m agents.zoo score --suite {suite_name} --reports {reports_dir} --run {run} --resume"
+    if isinstance(suite, str):
+        from scenarios.suite import load_suite
+
+        suite = load_suite(suite)
+    # --resume continues the stage that was interrupted: a stage not reached yet starts afresh.
+    resume = resume and (Path(reports_dir) / suite.name / run / "results.json").exists()
     try:
         score = scoring.score_suite(suite, labels, reports_dir=reports_dir, run=run, resume=resume, workers=workers)
     except scoring.SuiteStoppedError as err:

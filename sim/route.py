@@ -16,6 +16,7 @@ import numpy as np
 
 SEARCH_AHEAD = 2  # route lanes past the current one a position may jump to in one update
 END_MARGIN = 1.0  # [m] a position this far beyond a lane's ends still projects onto it
+START_BESIDE = 50.0  # [m] how far beside its route's first lane an ego may start (lanes away from an exact route)
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ class RouteTracker:
         self.length = start  # [m] one pass (one lap on a loop)
         self._index = 0  # absolute segment index: lap * len(segments) + i
         located = self._locate(position, range(len(self.segments)))
-        if located is None:
-            raise ValueError(f"the ego starts off its route {route.lanes[0]}...: the catalog's route is wrong")
+        if located is None:  # beside an exact route (the exit: the ego starts lanes away from it)
+            located = self._beside_first_lane(position)
         self.start = located
         self.furthest = located  # [m] the furthest position reached on the route
 
@@ -63,6 +64,15 @@ class RouteTracker:
     @property
     def reached_goal(self) -> bool:
         return self.goal is not None and self.furthest >= self.goal
+
+    def _beside_first_lane(self, position) -> float:
+        """The start of an ego that begins beside the route: its projection on the first lane. It
+        gains progress only once it is on the route (the furthest point then reached counts)."""
+        lane = self.segments[0].lane
+        longitudinal, lateral = lane.local_coordinates(np.asarray(position, dtype=float))
+        if not (-END_MARGIN <= longitudinal <= lane.length + END_MARGIN and abs(lateral) <= START_BESIDE):
+            raise ValueError(f"the ego starts off its route {self.route.lanes[0]}...: the catalog's route is wrong")
+        return float(np.clip(longitudinal, 0.0, lane.length))
 
     def update(self, position) -> float | None:
         """The ego's position s [m] on the route, or None when it is off it."""

@@ -99,6 +99,14 @@ def test_idm_lapping_the_racetrack_gains_the_path_it_drives():
     assert metrics._route.gained == pytest.approx(travelled, rel=0.02)
 
 
+def test_driving_past_the_exit_beside_its_lane_earns_nothing():
+    """The exit's route is its rightmost lanes exactly: a car that stays in its own lane and
+    drives on gains no progress (it used to be paid for surviving), one that keeps right does."""
+    past, taken = _episode("exit", _always(IDLE)), _episode("exit", _always(LANE_RIGHT))
+    assert past["progress"] == 0.0 and past["route_distance"] == 0.0 and past["distance"] > 300
+    assert taken["reached_goal"] and taken["progress"] == 1.0
+
+
 def test_a_lap_of_the_racetrack_counts_once_per_lap():
     tracker, network = _tracker("racetrack")
     route = scenarios.get("racetrack").route
