@@ -84,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         lines = [f"  {name:<{width}}{textwrap.shorten(text, 100 - width)}" for name, text in items.items()]
         return f"{title}:\n" + "\n".join(lines)
 
-    scenario_help = {name: scenarios.get(name).description for name in scenarios.names()}
+    def description(name: str) -> str:  # a broken catalog file fails the commands that use it, not --help
+        try:
+            return scenarios.get(name).description
+        except scenarios.ScenarioError:
+            return f"(cannot be loaded: run --scenario {name} for the error)"
+
+    scenario_help = {name: description(name) for name in scenarios.names()}
     parser = OneLineErrorParser(
         prog="run_sim.py",
         description="Run episodes of a driving scenario with an agent; show, record and score them.",
