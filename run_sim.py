@@ -84,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         lines = [f"  {name:<{width}}{textwrap.shorten(text, 100 - width)}" for name, text in items.items()]
         return f"{title}:\n" + "\n".join(lines)
 
-    scenario_help = {name: scenarios.get(name).description for name in scenarios.names()}
+    def description(name: str) -> str:  # a broken catalog file fails the commands that use it, not --help
+        try:
+            return scenarios.get(name).description
+        except scenarios.ScenarioError:
+            return f"(cannot be loaded: run --scenario {name} for the error)"
+
+    scenario_help = {name: description(name) for name in scenarios.names()}
     parser = OneLineErrorParser(
         prog="run_sim.py",
         description="Run episodes of a driving scenario with an agent; show, record and score them.",
@@ -161,17 +167,18 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 def parse_settings(pairs: list[str]) -> dict:
     """--set KEY=VALUE pairs -> {key: value}, values read as YAML scalars (3e-4, true, 8)."""
-    import yaml
+    from scenarios.load import LoadError, parse_yaml
 
     settings = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            settings[key] = yaml.safe_load(value)
-        except yaml.YAMLError as err:  # e.g. net_arch=[64 (unclosed), or a !!python tag
-            raise ValueError(f"--set {key}: cannot read {value!r} as a value ({getattr(err, 'problem', None) or err})") from None
+        try:  # bounded like a file: an alias bomb or 50 000 brackets is one line too
+            settings[key] = parse_yaml(value, f"--set {key}")
+        except LoadError as err:  # e.g. net_arch=[64 (unclosed), or a !!python tag
+            problem = getattr(err.__cause__, "problem", None) or err.reason
+            raise ValueError(f"--set {key}: cannot read {value!r:.60} as a value ({problem})") from None
         if isinstance(settings[key], str):
             try:  # YAML reads 3e-4 (no decimal point) as a string; a user means the number
                 settings[key] = float(settings[key])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json
 from sim.files import write_json_atomic
 
 CONFIG_FILE = "config.json"
@@ -78,15 +78,15 @@ class Agent(ABC):
 def read_config(path: str | os.PathLike) -> dict:
     file = Path(path) / CONFIG_FILE
     try:
-        config = json.loads(file.read_text(encoding="utf-8"))
+        config = read_json(file, max_bytes=SMALL_FILE_BYTES)
     except FileNotFoundError:
         raise AgentError(f"no checkpoint at {path} ({CONFIG_FILE} missing)") from None
     except NotADirectoryError:  # e.g. --checkpoint run/model.pt
         raise AgentError(f"{path} is a file; a checkpoint is a folder holding {CONFIG_FILE} (and model.pt)") from None
     except OSError as err:  # permissions, or a folder named config.json
         raise AgentError(f"cannot read {file}: {err.strerror or err}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise AgentError(f"{file} is corrupt: {err}") from None
+    except LoadError as err:  # not JSON or UTF-8, or a FIFO, too big, too deep (scenarios/load.py)
+        raise AgentError(f"{file} is corrupt: {err.reason}") from None
     if not isinstance(config, dict):
         raise AgentError(f"{file} is corrupt: expected a JSON object")
     return config

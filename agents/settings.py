@@ -12,9 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agents.base import AgentError
+from scenarios.load import SMALL_FILE_BYTES, LoadError, read_yaml
 
 OBS_MODES = ("features", "camera", "kinematics")
 # Settings that are probabilities, discounts or mixing rates: numbers in [0, 1].
@@ -85,8 +84,10 @@ def read_settings_table(path: Path, section: str | None, scenario: str) -> dict:
     or `{section: {defaults: {...}, scenarios: {scenario: {...}}}}` (agents/sb3.yaml). A
     malformed table is an AgentError naming the file, not a traceback in the middle of --train."""
     try:
-        table = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        table = read_yaml(path, max_bytes=SMALL_FILE_BYTES) or {}
+    except LoadError as err:  # not YAML or UTF-8, or a FIFO, too big, too deep, an alias bomb (scenarios/load.py)
+        raise AgentError(f"cannot read the settings table {path}: {err.reason}") from None
+    except OSError as err:
         raise AgentError(f"cannot read the settings table {path}: {_one_line(err)}") from None
     where = str(path)
     if section is not None:

@@ -13,7 +13,6 @@ Layout of a run folder (runs/<scenario>/<agent>/<run>/):
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 import scenarios
+from agents.base import AgentError
+from scenarios.load import LARGE_FILE_BYTES, LoadError, read_json
 from scenarios.seeds import training_env_seeds, validation_seeds
 from sim import make_env, make_vec_env
 from sim.files import write_json_atomic
@@ -59,6 +60,20 @@ def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int
     return result
 
 
+def read_history(path: Path) -> list[dict]:
+    """A run's metrics.json: its evaluations, oldest first ([] before the first). A corrupt one is an
+    AgentError naming it, not a traceback when --resume starts or when the zoo ships the run."""
+    try:
+        history = read_json(path, max_bytes=LARGE_FILE_BYTES)
+    except FileNotFoundError:
+        return []
+    except (LoadError, OSError) as err:  # not JSON, or a FIFO, too big, too deep (scenarios/load.py)
+        raise AgentError(f"{path} is corrupt: {getattr(err, 'reason', None) or err.strerror or err}") from None
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise AgentError(f"{path} is corrupt: expected a JSON list of evaluations")
+    return history
+
+
 class RunFolder:
     """A run folder's evaluation history and checkpoints; reloads both on --resume."""
 
@@ -66,7 +81,7 @@ class RunFolder:
         self.path = Path(run_dir)
         self.path.mkdir(parents=True, exist_ok=True)
         self.history_file = self.path / "metrics.json"
-        self.history: list[dict] = json.loads(self.history_file.read_text()) if self.history_file.exists() else []
+        self.history: list[dict] = read_history(self.history_file)
         self.best = max((self._rank(h) for h in self.history), default=(-1,))
 
     @staticmethod

@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import os
 import platform
 import sys
 from pathlib import Path
 
-import yaml
-
 from agents.base import AgentError, read_config
 from agents.runs import ZOO_DIR
+from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json, read_yaml
 
 RECIPES_FILE = ZOO_DIR / "recipes.yaml"
 MANIFEST_FILE = ZOO_DIR / "manifest.json"
@@ -42,19 +40,31 @@ def read_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, dict]]:
     import agents
     import scenarios
 
-    table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        table = read_yaml(path, max_bytes=SMALL_FILE_BYTES) or {}
+    except (LoadError, OSError) as err:  # not YAML, or a FIFO, too big, too deep, an alias bomb (scenarios/load.py)
+        raise AgentError(f"cannot read the recipes {path}: {getattr(err, 'reason', None) or err.strerror or err}") from None
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise AgentError(f"{path}: expected {{agent: {{scenario: recipe}}}}, got {table!r:.60}")
     for agent, per_scenario in table.items():
         agents.get_class(agent)  # raises with the valid names
         for scenario, recipe in per_scenario.items():
             scenarios.get(scenario)
-            unknown = set(recipe) - RECIPE_KEYS
+            unknown = set(recipe) - RECIPE_KEYS if isinstance(recipe, dict) else {"?"}
             if unknown or not isinstance(recipe.get("steps"), int):
                 raise AgentError(f"{path}: recipe {agent}/{scenario} needs an integer 'steps' and only {sorted(RECIPE_KEYS)}")
     return table
 
 
 def read_manifest() -> dict:
-    manifest = json.loads(MANIFEST_FILE.read_text(encoding="utf-8")) if MANIFEST_FILE.exists() else {}
+    try:
+        manifest = read_json(MANIFEST_FILE, max_bytes=SMALL_FILE_BYTES)
+    except FileNotFoundError:
+        manifest = {}
+    except (LoadError, OSError) as err:  # not JSON, or a FIFO, too big, too deep (scenarios/load.py)
+        raise AgentError(f"{MANIFEST_FILE} is corrupt: {getattr(err, 'reason', None) or err.strerror or err}") from None
+    if not isinstance(manifest, dict):
+        raise AgentError(f"{MANIFEST_FILE} is corrupt: expected a JSON object")
     return {"format": 1, "encoder": {}, "defaults": {}, "agents": {}, **manifest}
 
 
@@ -95,7 +105,9 @@ def inference_state(state: dict) -> dict:
 
 def best_evaluation(run_dir: Path) -> dict | None:
     """The evaluation the shipped (best) checkpoint won with, from the run's metrics.json."""
-    history = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else []
+    from agents.training import read_history
+
+    history = read_history(run_dir / "metrics.json")
     return max(history, key=lambda h: (h["success_rate"], h["mean_return"]), default=None)
 
 

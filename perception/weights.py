@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from perception.encoder import Encoder, EncoderConfig
+from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json
 from sim.files import atomic_write, state_file_error, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -55,11 +55,13 @@ def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str 
     if not pt.exists():
         raise WeightsError(f"no encoder weights at {pt}; train them with `python -m perception.train`")
     try:
-        card = json.loads(js.read_text(encoding="utf-8"))
+        card = read_json(js, max_bytes=SMALL_FILE_BYTES)
         config = EncoderConfig(**card["architecture"])
     except FileNotFoundError:
         raise WeightsError(f"model card {js} is missing (it holds the architecture of {pt.name})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+    except LoadError as err:  # not JSON or UTF-8, or a FIFO, too big, too deep (scenarios/load.py)
+        raise WeightsError(f"model card {js} is corrupt: {err.reason}") from None
+    except (KeyError, TypeError) as err:
         raise WeightsError(f"model card {js} is corrupt: {err}") from None
     except OSError as err:
         raise WeightsError(f"cannot read model card {js}: {err.strerror or err}") from None

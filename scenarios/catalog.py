@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
+from scenarios.load import SMALL_FILE_BYTES, LoadError, read_yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
@@ -153,10 +153,11 @@ def _read_yaml(name: str) -> dict:
     if name not in files:
         raise ScenarioError(f"unknown scenario {name!r}; valid scenarios: {', '.join(files)}")
     try:
-        raw = yaml.safe_load(files[name].read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
-        reason = " ".join(str(err).split())  # YAML errors span lines; the CLI prints one
-        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({reason})") from None
+        raw = read_yaml(files[name], max_bytes=SMALL_FILE_BYTES)
+    except LoadError as err:  # also a FIFO, a huge file, deep nesting, an alias bomb (scenarios/load.py)
+        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({err.reason})") from None
+    except OSError as err:
+        raise ScenarioError(f"scenario {name!r}: {files[name]} is not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"scenario {name!r}: {files[name]} must hold a mapping of keys")
     unknown = sorted(map(str, set(raw) - YAML_KEYS))  # str: YAML keys may be numbers

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from scenarios.catalog import Scenario, ScenarioError, get, lineage, names, variant
+from scenarios.load import SUITE_FILE_BYTES, LoadError, read_yaml
 # EVAL_SEED_BASE, MAX_SEED and episode_seed are also imported from here (run_sim.py, scoring/).
 from scenarios.seeds import EVAL_SEED_BASE, MAX_SEED, episode_seed, is_evaluation_seed  # noqa: F401
 
@@ -76,11 +75,17 @@ def load_suite(name_or_path: str) -> Suite:
 @functools.cache
 def _load(path: str) -> Suite:
     name = Path(path).stem
+    # The name becomes a folder, reports/<suite>/: `...yaml` (stem '..') would put the runs outside
+    # reports/, `..yaml` (stem '.') into reports/ itself. Any other file name is one folder name.
+    if not name.strip("."):
+        raise ScenarioError(f"suite file {path}: its name becomes the reports folder, and {name!r} is not a "
+                            "folder name; rename the file")
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
-        reason = " ".join(str(err).split())  # YAML errors span lines; the CLI prints one
-        raise ScenarioError(f"suite {name!r}: {path} is not valid YAML ({reason})") from None
+        raw = read_yaml(path, max_bytes=SUITE_FILE_BYTES)
+    except LoadError as err:  # also a FIFO, a huge file, deep nesting, an alias bomb (scenarios/load.py)
+        raise ScenarioError(f"suite {name!r}: {path} is not valid YAML ({err.reason})") from None
+    except OSError as err:
+        raise ScenarioError(f"suite {name!r}: {path} is not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"suite {name!r}: {path} must hold a mapping of keys, got {type(raw).__name__}")
     unknown = sorted(map(str, set(raw) - SUITE_KEYS))  # str: YAML keys may be numbers

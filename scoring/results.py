@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from scenarios.load import RESULTS_FILE_BYTES, LoadError, read_json
 from scoring.episodes import record_key
 from sim.files import write_text_atomic
 
@@ -59,11 +60,14 @@ class Results:
     def load(cls, folder: Path) -> "Results":
         path = Path(folder) / RESULTS_FILE
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            # Infinity stays allowed: it is how a min_ttc of "never closing in" is written.
+            data = read_json(path, max_bytes=RESULTS_FILE_BYTES)
             return cls(folder, data["header"], data["episodes"])
         except FileNotFoundError:
             raise ResultsError(f"nothing to resume: {path} does not exist") from None
         except OSError as err:  # a folder named results.json, no permission ...
             raise ResultsError(f"cannot read {path}: {err.strerror or err}") from None
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        except LoadError as err:  # not JSON or UTF-8, or a FIFO, too big, too deep (scenarios/load.py)
+            raise ResultsError(f"{path} is corrupt ({err.reason}); move it away to start over") from None
+        except (KeyError, TypeError, ValueError) as err:
             raise ResultsError(f"{path} is corrupt ({err!r}); move it away to start over") from None

@@ -21,7 +21,6 @@ exactly what the viewer showed. Scored suite episodes are saved the same way (ru
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from scenarios.load import LARGE_FILE_BYTES, LoadError, read_json
 from sim.files import write_json_atomic
 
 FORMAT_VERSION = 1
@@ -86,10 +86,12 @@ class Replay:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Replay":
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = read_json(path, max_bytes=LARGE_FILE_BYTES)
         except FileNotFoundError:
             raise ReplayError(f"no replay file at {path}") from None
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        except LoadError as err:  # not JSON or UTF-8, or a FIFO, too big, too deep (scenarios/load.py)
+            raise ReplayError(f"{path} is not a replay file: {err.reason}") from None
+        except OSError as err:
             raise ReplayError(f"{path} is not a replay file: {err}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ReplayError(f"{path} is not a replay file of format {FORMAT_VERSION}")
