@@ -196,7 +196,9 @@ def zoo_markdown(summary: dict, manifest: dict, suite: str, report: Path, scenar
             f"{_speed(speeds, 'zoo', scenario)} / {_speed(speeds, 'idm', scenario)} | {_versus_idm(per, scenario, played)} |")
     if too_easy:
         lines += ["", f"{TOO_EASY_MARK} too easy to rank agents: a constant policy scores within idm's 95% CI or above "
-                  "it (" + "; ".join(f"{s}: {', '.join(f)}" for s, f in too_easy.items()) + ")."]
+                  "it, so idm does not tell driving from a constant action there: the scenario is too easy, or idm "
+                  "fails it too (" + "; ".join(f"{s}: {', '.join(f)} against idm's {per[('idm', s)]['score'].value:.2f}"
+                                               for s, f in too_easy.items()) + ")."]
     machines = sorted({entry["hardware"] for entry in manifest["agents"].values()})
     lines += ["", "## Every shipped agent", "",
               f"Trained on {', '.join(machines)}. Training time is learning wall-clock alone (evaluations excluded), "

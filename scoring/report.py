@@ -129,7 +129,8 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
                 )
     for scenario, floors in too_easy.items():  # one paragraph each
         lines += ["", f"{TOO_EASY_MARK} {scenario}: too easy to rank agents: a constant policy ({', '.join(floors)}) "
-                      f"scores within {REFERENCE}'s CI"]
+                      f"scores within {REFERENCE}'s CI or above it, so {REFERENCE} does not tell driving from a constant "
+                      "action here (the scenario is too easy, or idm fails it too)"]
     if summary["improvement"]:
         lines += [
             "",
