@@ -4,5 +4,6 @@ Knows nothing of sim, agents or rendering (see ../DESIGN.md): it only reads YAML
 """
 
 from scenarios.catalog import SUCCESS_RULES, Budgets, Scenario, ScenarioError, get, lineage, names
+from scenarios.route import Route
 
-__all__ = ["SUCCESS_RULES", "Budgets", "Scenario", "ScenarioError", "get", "lineage", "names"]
+__all__ = ["SUCCESS_RULES", "Budgets", "Route", "Scenario", "ScenarioError", "get", "lineage", "names"]

@@ -16,7 +16,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from scenarios.errors import ScenarioError
 from scenarios.load import SMALL_FILE_BYTES, LoadError, read_yaml
+from scenarios.route import Route, parse_route, route_yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
@@ -26,7 +28,6 @@ SUCCESS_RULES = {
     "reach_goal": "reach the goal at the end of the route (route.goal metres along its last lane)",
     "cover_distance": "cover route.success_progress of the reference distance along the road (open roads)",
 }
-ROUTE_KEYS = {"lanes", "goal", "exact_from", "loop", "reference_speed", "success_progress"}
 
 # Config keys a scenario may not set: the observation is chosen by sim.make_env(obs=...),
 # the action by the scenario's own `action:` entry.
@@ -46,29 +47,10 @@ CONFIG_RANGES = {
 }
 
 
-class ScenarioError(ValueError):
-    """A scenario name or definition is wrong; the message says what is allowed."""
-
-
 @dataclass(frozen=True)
 class Budgets:
     max_steps: int  # episode length cap [policy steps]; the episode is truncated there
     train_steps: int  # default training budget [env steps]
-
-
-@dataclass(frozen=True)
-class Route:
-    """What progress is measured along (sim/route.py): lane centres of highway-env's lane graph.
-
-    Goal scenarios: the reference distance is the route length from the ego's start to the goal.
-    Open roads (goal None): it is reference_speed x the episode's duration."""
-
-    lanes: tuple[tuple[str, str, int], ...]  # highway-env lane indices (from, to, id), in driving order
-    reference_speed: float  # [m/s] the speed a good driver keeps here (traffic's free-flow speed)
-    goal: float | None = None  # [m] along the last lane where the goal is; None on open roads
-    exact_from: int | None = None  # route lanes from this index on count alone, not the lanes beside them
-    loop: bool = False  # the lanes form a circuit: progress goes on lap after lap
-    success_progress: float = 0.8  # open roads: share of the reference distance that is a success
 
 
 @dataclass(frozen=True)
@@ -193,7 +175,7 @@ def _build(name: str, raw: dict, base: str | None) -> Scenario:
         action=MappingProxyType(dict(_typed(name, "action", raw["action"], dict))),
         config=MappingProxyType(dict(_typed(name, "config", raw["config"] or {}, dict))),
         budgets=_budgets(name, raw["budgets"]),
-        route=_route(name, raw["route"]),
+        route=parse_route(name, raw["route"]),
         base=base,
     )
     _validate(scenario)
@@ -210,7 +192,7 @@ def _merge_over(name: str, parent: Scenario, raw: dict) -> dict:
         "success": parent.success,
         "success_description": parent.success_description,
         "action": dict(parent.action) | dict(raw.get("action") or {}),
-        "route": _route_yaml(parent.route) | dict(raw.get("route") or {}),
+        "route": route_yaml(parent.route) | dict(raw.get("route") or {}),
         "config": dict(parent.config) | dict(raw.get("config") or {}),
         "budgets": {"max_steps": parent.budgets.max_steps, "train_steps": parent.budgets.train_steps}
         | dict(raw.get("budgets") or {}),
@@ -220,49 +202,6 @@ def _merge_over(name: str, parent: Scenario, raw: dict) -> dict:
             merged[key] = raw[key]
     merged["base"] = raw["base"]
     return merged
-
-
-def _route(name: str, raw: Any) -> Route:
-    raw = _typed(name, "route", raw, dict)
-    unknown = sorted(map(str, set(raw) - ROUTE_KEYS))
-    if unknown or not {"lanes", "reference_speed"} <= set(raw):
-        raise ScenarioError(f"scenario {name!r}: route needs lanes and reference_speed, may have "
-                            f"{', '.join(sorted(ROUTE_KEYS))}; got {', '.join(sorted(map(str, raw)))}")
-    lanes = raw["lanes"]
-    ok = isinstance(lanes, list) and lanes and all(
-        isinstance(lane, list) and len(lane) == 3 and all(isinstance(p, str) for p in lane[:2]) and _is_count(lane[2])
-        for lane in lanes)
-    if not ok:
-        raise ScenarioError(f"scenario {name!r}: route.lanes must be a list of [from, to, lane id], got {lanes!r:.80}")
-    numbers = {"reference_speed": (0.1, 100.0), "goal": (0.0, 10_000.0), "success_progress": (0.01, 1.0)}
-    for key, (low, high) in numbers.items():
-        value = raw.get(key)
-        if key in raw and (value is None and key == "goal"):
-            continue
-        if key in raw and not (_is_number(value) and low <= value <= high):
-            raise ScenarioError(f"scenario {name!r}: route.{key} must be a number from {low} to {high}, got {value!r:.40}")
-    if "loop" in raw and not isinstance(raw["loop"], bool):
-        raise ScenarioError(f"scenario {name!r}: route.loop must be true or false, got {raw['loop']!r:.40}")
-    exact = raw.get("exact_from")
-    if exact is not None and not (_is_count(exact) and exact < len(lanes)):
-        raise ScenarioError(f"scenario {name!r}: route.exact_from must be an index into route.lanes, got {exact!r:.40}")
-    return Route(tuple((a, b, int(i)) for a, b, i in lanes), float(raw["reference_speed"]),
-                 None if raw.get("goal") is None else float(raw["goal"]), exact,
-                 raw.get("loop", False), float(raw.get("success_progress", Route.success_progress)))
-
-
-def _route_yaml(route: Route) -> dict:
-    """A Route back as YAML data, for a variant to merge its overrides over."""
-    return {"lanes": [list(lane) for lane in route.lanes], "reference_speed": route.reference_speed, "goal": route.goal,
-            "exact_from": route.exact_from, "loop": route.loop, "success_progress": route.success_progress}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def variant(base: str, name: str, overrides: Mapping[str, Any]) -> Scenario:
