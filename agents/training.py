@@ -28,7 +28,7 @@ from scenarios.seeds import training_env_seeds, validation_seeds
 from sim import make_env, make_vec_env
 from sim.files import write_json_atomic
 from sim.rollout import play_episodes
-from sim.score import score_for
+from sim.score import score_episode
 from sim.table import summary
 
 # How often and how long a run evaluates, unless told; a resumed run keeps its own (config.json "evaluation").
@@ -48,15 +48,13 @@ def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None,
 def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int, encoder=None) -> dict:
     """Greedy episodes on the plan's validation seeds (the same ones at every evaluation):
     success / collision rates, mean return and speed, and the mean driving score (sim/score.py)."""
-    if isinstance(scenario, str):
-        scenario = scenarios.get(scenario)
     env = make_env(scenario, obs=obs, encoder=encoder)
     try:
         records = play_episodes(env, policy, validation_seeds(episodes))
     finally:
         env.close()
     result = summary(records)
-    result["mean_driving_score"] = float(np.mean([score_for(r, scenario).driving_score for r in records]))
+    result["mean_driving_score"] = float(np.mean([score_episode(r).driving_score for r in records]))
     return result
 
 

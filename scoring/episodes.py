@@ -71,7 +71,7 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     from sim import make_env
     from sim.replay import Replay
     from sim.rollout import play_episodes
-    from sim.score import score_for
+    from sim.score import score_episode
     from sim.viewer import Viewer
 
     scenario = task.scenario.load()
@@ -91,6 +91,6 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
             (episode,) = play_episodes(env, agent, [env_seed])
     finally:
         env.close()
-    score = score_for(episode, scenario).as_dict()
+    score = score_episode(episode).as_dict()
     metrics = {k: v for k, v in episode.items() if k not in ("speeds", "r", "l", "t", "seed")}
     return metrics, score, None if replay is None else dataclasses.asdict(replay)

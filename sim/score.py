@@ -74,9 +74,3 @@ def score_episode(episode: Mapping) -> ScoreParts:
     speed = float(episode["speed_ratio"])
     score = progress * making_progress * drivable * penalty * speed * safety_comfort
     return ScoreParts(progress, making_progress, drivable, penalty, speed, ttc_ok, comfort, safety_comfort, score)
-
-
-def score_for(episode: Mapping, scenario=None) -> ScoreParts:
-    """score_episode; `scenario` is accepted for callers that pass it (every scenario-specific
-    quantity, the route and reference speed, is already in the episode's metrics)."""
-    return score_episode(episode)

@@ -49,12 +49,12 @@ def test_floor_baselines_play_one_constant_action(name, meta, continuous):
 
 
 def test_brake_parks_at_the_roundabout_entry_and_scores_zero():
-    from sim.score import score_for
+    from sim.score import score_episode
 
     env = make_env("roundabout", obs="kinematics")
     (episode,) = play_episodes(env, agents.make("brake", env), seeds=[1_000_000])
     assert episode["progress"] < 0.2 and episode["collisions"] == 0
-    assert score_for(episode).driving_score == 0.0
+    assert score_episode(episode).driving_score == 0.0
 
 
 def test_random_agent_is_reproducible_from_its_seed():

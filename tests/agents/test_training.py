@@ -13,7 +13,7 @@ from agents.sb3 import PPOAgent
 from agents.training import RunFolder, evaluate, training_vec_env
 from scenarios.seeds import VALIDATION, training_env_seeds
 from sim import make_env
-from sim.score import score_for
+from sim.score import score_episode
 
 
 @pytest.mark.parametrize("run_seed", [1000, 2**31 - 1])
@@ -49,7 +49,7 @@ def test_evaluation_plays_the_validation_seeds_and_records_the_driving_score():
             done = terminated or truncated
         records.append(info["episode"])
     assert result["episodes"] == 3
-    assert result["mean_driving_score"] == pytest.approx(np.mean([score_for(r, scenario).driving_score for r in records]))
+    assert result["mean_driving_score"] == pytest.approx(np.mean([score_episode(r).driving_score for r in records]))
     assert result["mean_return"] == pytest.approx(np.mean([r["episode_return"] for r in records]))
 
 

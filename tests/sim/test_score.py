@@ -5,7 +5,6 @@ import math
 
 import pytest
 
-import scenarios
 from sim.score import (
     MIN_PROGRESS,
     PENALTY_OBSTACLE,
@@ -14,7 +13,6 @@ from sim.score import (
     W_COMFORT,
     W_TTC,
     score_episode,
-    score_for,
 )
 from tests.sim.roads import empty_road
 
@@ -90,7 +88,7 @@ def test_a_crash_into_an_obstacle_is_an_obstacle_collision_at_fault():
     ep = _drive(env)
     assert ep["outcome"] == "collision" and ep["collision_with"] == "obstacle" and ep["collision_at_fault"] is True
     assert ep["min_ttc"] == 0.0
-    assert score_for(ep, scenarios.get("highway")).infraction_penalty == pytest.approx(PENALTY_OBSTACLE)
+    assert score_episode(ep).infraction_penalty == pytest.approx(PENALTY_OBSTACLE)
 
 
 def test_running_into_a_stopped_car_is_at_fault():
@@ -103,7 +101,7 @@ def test_running_into_a_stopped_car_is_at_fault():
     road.vehicles.append(blocker)
     ep = _drive(env)
     assert ep["outcome"] == "collision" and ep["collision_with"] == "vehicle" and ep["collision_at_fault"] is True
-    assert score_for(ep).infraction_penalty == pytest.approx(PENALTY_VEHICLE)
+    assert score_episode(ep).infraction_penalty == pytest.approx(PENALTY_VEHICLE)
 
 
 def test_a_stopped_ego_struck_from_behind_is_not_at_fault():
@@ -120,4 +118,4 @@ def test_a_stopped_ego_struck_from_behind_is_not_at_fault():
     ep = _drive(env, action=0)  # SLOWER: the ego stays stopped
     assert ep["outcome"] == "collision" and ep["collision_at_fault"] is False
     assert math.isinf(ep["min_ttc"]), "being hit from behind is not the ego's headway"
-    assert score_for(ep).infraction_penalty == 1.0
+    assert score_episode(ep).infraction_penalty == 1.0
