@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             # records fills episode by episode, so an interrupt keeps the finished ones.
             viewer = Viewer(env, agent, seeds, replay=replay, title=title_for(scenario.name, agent_class.name, ck_hash),
                             sink=recorder.add if recorder else None, window=window, interactive=window is not None,
-                            perceive=encoder_perception() if show or recorder else None, log=log,
+                            perceive=encoder_perception(env.camera) if show or recorder else None, log=log,
                             on_episode=records.append)
             viewer.run()
         else:

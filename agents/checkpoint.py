@@ -86,11 +86,12 @@ def check_format_version(folder, version) -> None:
                          "save it again with agent.save() or retrain")
 
 
-def perception_hash() -> str | None:
-    """Short hash of the installed perception weights, recorded in checkpoints trained on features."""
-    from perception.weights import WEIGHTS_DIR, file_sha256
+def perception_hash(obs: str = "features") -> str | None:
+    """Short hash of the installed perception weights that read `obs` (features: the default
+    encoder; camera: the world-state camera's), recorded in checkpoints."""
+    from perception.weights import CAMERA_WEIGHTS, DEFAULT_WEIGHTS, file_sha256, weights_paths
 
-    path = WEIGHTS_DIR / "default.pt"
+    path = weights_paths(CAMERA_WEIGHTS if obs == "camera" else DEFAULT_WEIGHTS)[0]
     return file_sha256(path)[:16] if path.exists() else None
 
 

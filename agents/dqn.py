@@ -24,7 +24,7 @@ from agents.checkpoint import (check_trained_on, load_checkpoint, perception_has
                                restore_progress, save_checkpoint)
 from agents.settings import check_setting, read_settings_table
 from perception.encoder import Encoder
-from perception.weights import load_encoder
+from perception.weights import CAMERA_WEIGHTS, load_encoder
 
 # Kinematics columns (presence, x, y, vx, vy, heading) divided by these: all O(1).
 KINEMATICS_SCALE = torch.tensor([1.0, 50.0, 10.0, 20.0, 20.0, np.pi])
@@ -203,7 +203,8 @@ class DQNAgent(Agent):
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise AgentError(f"dqn needs discrete actions; this env has {env.action_space}")
         self.device = torch.device(device) if not isinstance(device, torch.device) else device
-        encoder = load_encoder(device=self.device) if self.dqn_config.obs == "camera" else None
+        # obs="camera": the v2 encoder reads the world-state camera's frames inside the network
+        encoder = load_encoder(CAMERA_WEIGHTS, device=self.device) if self.dqn_config.obs == "camera" else None
         self.learner = DQNLearner(self.dqn_config, env.observation_space, int(env.action_space.n), self.device, encoder)
         self.scenario = scenario
         self.obs_shape = tuple(env.observation_space.shape)
@@ -230,7 +231,7 @@ class DQNAgent(Agent):
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.dqn_config.obs,
                 "dqn": asdict(self.dqn_config), "steps": self.steps, "total_steps": self.total_steps,
                 "train_seconds": self.train_seconds, "evaluation": self.evaluation,
-                "perception_weights": perception_hash()}
+                "perception_weights": perception_hash(self.dqn_config.obs)}
 
     def save(self, path) -> Path:
         state = {"learner": self.learner.state_dict(), "obs_shape": torch.tensor(self.obs_shape)}

@@ -33,7 +33,7 @@ gym.register_envs(highway_env)
 def raw_env(scenario: scenarios.Scenario, obs: str) -> gym.Env:
     config = scenario.env_config()
     config["observation"] = (
-        CameraConfig().observation_config() if obs == "camera" else kinematics_config(DEFAULT_TRUTH_VEHICLES)
+        CameraConfig.highway_env().observation_config() if obs == "camera" else kinematics_config(DEFAULT_TRUTH_VEHICLES)
     )
     return gym.make(scenario.env_id, config=config, max_episode_steps=scenario.budgets.max_steps)
 

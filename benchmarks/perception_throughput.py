@@ -47,7 +47,7 @@ def encoder_fps(encoder, batch: int, seconds: float = 3.0) -> float:
 def raw_camera_env(name: str) -> gym.Env:
     scenario = scenarios.get(name)
     config = scenario.env_config()
-    config["observation"] = CameraConfig().observation_config()
+    config["observation"] = CameraConfig.highway_env().observation_config()
     return gym.make(scenario.env_id, config=config, max_episode_steps=scenario.budgets.max_steps)
 
 

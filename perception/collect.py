@@ -1,9 +1,11 @@
 """Collect (frame stack, truth) pairs for perception training.
 
-    python -m perception.collect [--out data/perception] [--train 3000] [--workers 2]
+    python -m perception.collect [--out data/perception] [--train 3000] [--workers 2] [--camera ours]
 
 Drives idm, random and noisy idm (30% random actions) round-robin over every catalog scenario,
-camera observations, and writes one compressed shard per (split, scenario). Splits are by
+camera observations (--camera ours: the world-state camera in the ego frame, sim.CameraConfig();
+highway-env: its GrayscaleObservation, the v1 encoder's camera), and writes one compressed shard
+per (split, scenario). Truth is stored in the camera's frame (sim.truth.to_ego_frame). Splits are by
 episode seed: train seeds from 0, val from 100_000, test from 200_000 (all below the
 1_000_000 where evaluation suites start). HELD_OUT_SCENARIO is collected for test only: the
 generalisation figure. Each (split, scenario) is one job; jobs run in parallel processes.
@@ -22,6 +24,7 @@ from rich.progress import Progress
 
 import scenarios
 from perception.dataset import write_shard
+from sim.camera import CameraConfig
 
 HELD_OUT_SCENARIO = "u-turn"
 SPLIT_FIRST_SEED = {"train": 0, "val": 100_000, "test": 200_000}
@@ -50,20 +53,25 @@ def make_policy(name: str, env, seed: int):
     return agents.make(name, env, seed=seed)
 
 
-def collect_job(scenario: str, split: str, samples: int) -> dict:
-    """Episodes of one scenario, seeds counting up from the split's first seed, until `samples`."""
-    from sim import CameraConfig, make_env
-    from sim.camera import camera_view
+CAMERAS = {"ours": CameraConfig(), "highway-env": CameraConfig.highway_env()}
 
-    env = make_env(scenario, obs="camera", seed=None)
-    view = np.array(camera_view(CameraConfig(), env.unwrapped.config["centering_position"]), dtype=np.float32)
+
+def collect_job(scenario: str, split: str, samples: int, camera: CameraConfig = CameraConfig()) -> dict:
+    """Episodes of one scenario, seeds counting up from the split's first seed, until `samples`."""
+    from sim import make_env
+    from sim.camera import camera_view
+    from sim.truth import to_ego_frame
+
+    env = make_env(scenario, obs="camera", seed=None, camera=camera)
+    view = np.array(camera_view(camera, env.unwrapped.config["centering_position"]), dtype=np.float32)
+    in_frame = to_ego_frame if camera.frame == "ego" else (lambda truth: truth)
     columns = {k: [] for k in ("frames", "truth", "lane", "seed", "step")}
     seed = SPLIT_FIRST_SEED[split]
     while len(columns["frames"]) < samples:
         policy = make_policy(POLICIES[seed % len(POLICIES)], env, seed)
         obs, info = env.reset(seed=seed)
         for step in range(MAX_EPISODE_STEPS):
-            for key, value in zip(columns, (obs.copy(), info["truth"], info["lane"], seed, step)):
+            for key, value in zip(columns, (obs.copy(), in_frame(info["truth"]), info["lane"], seed, step)):
                 columns[key].append(value)
             if len(columns["frames"]) >= samples:
                 break
@@ -100,17 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val", type=int, default=300, help="validation samples per scenario (default: 300)")
     parser.add_argument("--test", type=int, default=400, help="test samples per scenario (default: 400)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default: 2)")
+    parser.add_argument("--camera", choices=sorted(CAMERAS), default="ours",
+                        help="ours: the world-state camera (default); highway-env: its GrayscaleObservation")
     args = parser.parse_args(argv)
     if min(args.train, args.val, args.test, args.workers) < 1:
         parser.error("--train, --val, --test and --workers must be positive")
 
     jobs = plan(args.train, args.val, args.test)
     start = time.perf_counter()
+    camera = CAMERAS[args.camera]
     manifest = {"held_out_scenario": HELD_OUT_SCENARIO, "split_first_seed": SPLIT_FIRST_SEED,
-                "policies": POLICIES, "noise": NOISE, "max_episode_steps": MAX_EPISODE_STEPS, "shards": []}
+                "policies": POLICIES, "noise": NOISE, "max_episode_steps": MAX_EPISODE_STEPS,
+                "camera": camera.contract(), "shards": []}
     with Progress() as progress, ProcessPoolExecutor(args.workers) as pool:
         bar = progress.add_task("collecting shards", total=len(jobs))
-        futures = [pool.submit(collect_job, *job) for job in jobs]
+        futures = [pool.submit(collect_job, *job, camera) for job in jobs]
         for future in as_completed(futures):
             result = future.result()
             path = args.out / result["split"] / f"{result['scenario']}.npz"

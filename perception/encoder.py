@@ -22,12 +22,15 @@ work: adaptive pooling brings the deep grid to 8 x 4 before the feature projecti
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from sim.camera import CameraConfig, camera_view
+from sim.truth import LANE_FEATURES
 
 # Slot regression targets are divided by these: x, y [m], vx, vy [m/s], cos h, sin h.
 # Velocities are divided by only 2 m/s so that their errors stay in smooth L1's linear regime
@@ -36,19 +39,54 @@ TARGET_SCALE = torch.tensor([20.0, 10.0, 2.0, 2.0, 1.0, 1.0])
 VELOCITY_SCALE = 2.0  # [m/s] dense head velocities are predicted / 2
 # Lane targets are divided by these: on_road (a logit, unscaled), lateral [m], heading error,
 # bend at 10 m, bend at 25 m [rad]. Small, so that errors that matter for steering stay large.
-LANE_SCALE = torch.tensor([1.0, 1.0, 0.2, 0.2, 0.4])
+LANE_SCALE = torch.tensor([1.0, 1.0, 0.2, 0.2, 0.4, 0.4])  # ..., route bearing 25 m ahead [rad]
 CELL = 4  # [px] detection grid cell
 DETECTION_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    in_channels: int = 4  # frames in the stack
-    height: int = 128  # [px]
-    width: int = 64  # [px]
+    """The architecture, and the camera contract (sim/camera.py) of the frames it reads."""
+
+    camera: dict = field(default_factory=lambda: CameraConfig().contract())  # CameraConfig.contract()
     features: int = 256  # size of the feature vector agents see
     slots: int = 11  # ego + 10 vehicles, as sim's truth array
-    scaling: float = 1.75  # [px/m] camera zoom, to turn pixels back into metres
+    lane_outputs: int = len(LANE_FEATURES)  # v1 weights predict the first 5 (no route_25m)
+
+    @property
+    def camera_config(self) -> CameraConfig:
+        return CameraConfig.from_contract(self.camera)
+
+    @property
+    def stack(self) -> int:  # scene frames
+        return int(self.camera["stack"])
+
+    @property
+    def route(self) -> bool:  # a route channel after the scene frames
+        return "route" in self.camera["channels"]
+
+    @property
+    def in_channels(self) -> int:
+        return self.stack + self.route
+
+    @property
+    def height(self) -> int:
+        return int(self.camera["height"])
+
+    @property
+    def width(self) -> int:
+        return int(self.camera["width"])
+
+    @classmethod
+    def from_card(cls, architecture: dict) -> EncoderConfig:
+        """A model card's architecture; v1 cards (no camera) read highway-env's camera, 5 lane outputs."""
+        architecture = dict(architecture)
+        if "camera" not in architecture:
+            camera = CameraConfig.highway_env(architecture.pop("height"), architecture.pop("width"),
+                                              architecture.pop("scaling"), architecture.pop("in_channels"))
+            architecture.update(camera=camera.contract(), lane_outputs=5)
+        CameraConfig.from_contract(architecture["camera"])  # a corrupt contract is refused here
+        return cls(**architecture)
 
 
 def _block(cin: int, cout: int, k: int) -> list[nn.Module]:
@@ -59,13 +97,13 @@ class Encoder(nn.Module):
     def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
         super().__init__()
         self.config = config
-        inputs = 2 * config.in_channels - 1 + 2  # frames, their differences, x/y coordinates
+        inputs = 2 * config.stack - 1 + config.route + 2  # frames, their differences, route, x/y coordinates
         self.stem = nn.Sequential(*_block(inputs, 16, 4), *_block(16, 32, 3))  # (B, 32, H/4, W/4)
         self.deep = nn.Sequential(*_block(32, 64, 3), *_block(64, 64, 3))  # (B, 64, H/16, W/16)
         self.project = nn.Sequential(nn.AdaptiveAvgPool2d((8, 4)), nn.Flatten(), nn.Linear(64 * 8 * 4, config.features),
                                      nn.ReLU(inplace=True))
         self.slot_head = nn.Linear(config.features, config.slots * 7)
-        self.lane_head = nn.Linear(config.features, len(LANE_SCALE))
+        self.lane_head = nn.Linear(config.features, config.lane_outputs)
         self.detect = nn.Sequential(nn.Conv2d(32 + 64, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
         nn.init.constant_(self.detect[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, config.height), torch.linspace(-1, 1, config.width), indexing="ij")
@@ -75,7 +113,8 @@ class Encoder(nn.Module):
         coords = self.coords
         if coords.shape[-2:] != frames.shape[-2:]:
             coords = F.interpolate(coords, size=frames.shape[-2:], mode="bilinear", align_corners=True)
-        motion = frames[:, 1:] - frames[:, :-1]  # what moved between frames: velocities made visible
+        scene = frames[:, : self.config.stack]
+        motion = scene[:, 1:] - scene[:, :-1]  # what moved between frames: velocities made visible
         stem = self.stem(torch.cat([frames, motion, coords.expand(frames.shape[0], -1, -1, -1)], dim=1))
         deep = self.deep(stem)
         return stem, deep, self.project(deep)
@@ -89,7 +128,7 @@ class Encoder(nn.Module):
         context = F.interpolate(deep, size=stem.shape[-2:], mode="bilinear", align_corners=False)
         dense = self.detect(torch.cat([stem, context], dim=1))  # (B, 7, H/4, W/4)
         slots = self.slot_head(features).view(-1, self.config.slots, 7)  # (B, S, 7)
-        return dense, slots, self.lane_head(features)  # lane: (B, 5) scaled by LANE_SCALE
+        return dense, slots, self.lane_head(features)  # lane: (B, lane_outputs) scaled by LANE_SCALE
 
     @torch.no_grad()
     def predict_truth(self, frames: np.ndarray | torch.Tensor, view: np.ndarray) -> np.ndarray:
@@ -110,6 +149,18 @@ class Encoder(nn.Module):
     def config_dict(self) -> dict:
         return asdict(self.config)
 
+    def check_camera(self, camera: CameraConfig) -> None:
+        """Refuse frames of another camera contract, in one line that names the difference."""
+        mine = self.config.camera_config
+        if camera != mine:
+            diff = ", ".join(f"{k} {getattr(camera, k)!r} (encoder: {getattr(mine, k)!r})"
+                             for k in mine.__dataclass_fields__ if getattr(camera, k) != getattr(mine, k))
+            raise ValueError(f"these camera frames are not the encoder's contract: {diff}")
+
+    def view(self, centering=(0.5, 0.5)) -> np.ndarray:
+        """(4,) [m] the ground at the frame's edges (sim.camera.camera_view); centering matters in the world frame."""
+        return np.array(camera_view(self.config.camera_config, centering), np.float32)
+
 
 def decode(dense: torch.Tensor, slots: torch.Tensor, view: torch.Tensor, config: EncoderConfig) -> torch.Tensor:
     """Network outputs -> (B, S, 6) truth layout: row 0 from the slot head (the ego), rows 1..
@@ -121,12 +172,12 @@ def decode(dense: torch.Tensor, slots: torch.Tensor, view: torch.Tensor, config:
                            torch.atan2(ego[:, 5], ego[:, 4])[:, None]], dim=1)
     prob = torch.sigmoid(dense[:, 0])
     peaks = (prob == F.max_pool2d(prob[:, None], 3, stride=1, padding=1)[:, 0]) & (prob > DETECTION_THRESHOLD)
-    metres_per_cell = CELL / config.scaling
+    row_m, col_m = cell_metres(view, config.height, config.width)  # (B,) each [m per cell]
     for b in range(batch):
         r, c = torch.nonzero(peaks[b], as_tuple=True)
         cell = dense[b, :, r, c]  # (7, K)
-        x = view[b, 0] + (r + cell[1]) * metres_per_cell
-        y = view[b, 2] + (c + cell[2]) * metres_per_cell
+        x = view[b, 0] + (r + cell[1]) * row_m[b]
+        y = view[b, 2] + (c + cell[2]) * col_m[b]
         found = torch.stack([prob[b, r, c], x, y, cell[3] * VELOCITY_SCALE, cell[4] * VELOCITY_SCALE,
                              torch.atan2(cell[6], cell[5])], dim=1)
         found = found[torch.argsort(torch.hypot(x, y))][: config.slots - 1]
@@ -135,24 +186,33 @@ def decode(dense: torch.Tensor, slots: torch.Tensor, view: torch.Tensor, config:
 
 
 def decode_lane(lane: torch.Tensor) -> torch.Tensor:
-    """Lane head output (B, 5) -> sim's info["lane"] layout, on_road as a probability."""
-    values = lane * LANE_SCALE.to(lane.device)
+    """Lane head output (B, L) -> sim's info["lane"] layout (its first L), on_road as a probability."""
+    values = lane * LANE_SCALE[: lane.shape[1]].to(lane.device)
     return torch.cat([torch.sigmoid(lane[:, :1]), values[:, 1:]], dim=1)
 
 
 def lane_loss(lane: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """BCE on on_road + smooth L1 on the scaled offsets and angles; (B, 5) each."""
-    scaled = target / LANE_SCALE.to(target.device)
+    """BCE on on_road + smooth L1 on the scaled offsets and angles; (B, lane_outputs) each."""
+    target = target[:, : lane.shape[1]]
+    scaled = target / LANE_SCALE[: lane.shape[1]].to(target.device)
     return F.binary_cross_entropy_with_logits(lane[:, 0], target[:, 0]) + F.smooth_l1_loss(lane[:, 1:], scaled[:, 1:])
 
 
-def dense_targets(target: torch.Tensor, view: torch.Tensor, grid: tuple[int, int], scaling: float):
+def cell_metres(view: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[m] of ground per detection cell along rows and along columns, (B,) each; negative where
+    the axis runs the other way (the ego frame's rows: the first row is ahead)."""
+    return (view[:, 1] - view[:, 0]) * CELL / height, (view[:, 3] - view[:, 2]) * CELL / width
+
+
+def dense_targets(target: torch.Tensor, view: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]):
     """Perception targets (B, S, 6) -> Gaussian heatmap (B, h, w), and for each vehicle its cell,
-    sub-cell offset and regression values. Returns (heat, index (N, 3) [b, r, c], values (N, 6))."""
+    sub-cell offset and regression values. size: the frame (H, W) [px].
+    Returns (heat, index (N, 3) [b, r, c], values (N, 6))."""
     rows, cols = grid
     present = target[:, 1:, 0] > 0  # (B, V)
-    r_px = (target[:, 1:, 1] - view[:, None, 0]) * scaling / CELL  # [cells]
-    c_px = (target[:, 1:, 2] - view[:, None, 2]) * scaling / CELL
+    row_m, col_m = cell_metres(view, *size)
+    r_px = (target[:, 1:, 1] - view[:, None, 0]) / row_m[:, None]  # [cells]
+    c_px = (target[:, 1:, 2] - view[:, None, 2]) / col_m[:, None]
     r_cell = r_px.floor().clamp(0, rows - 1)
     c_cell = c_px.floor().clamp(0, cols - 1)
     rr = torch.arange(rows, device=target.device)[None, None, :, None]
@@ -185,15 +245,15 @@ def encode_slots(target: torch.Tensor) -> torch.Tensor:
 
 
 def perception_loss(outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor], target: torch.Tensor,
-                    view: torch.Tensor, lane_target: torch.Tensor, scaling: float) -> tuple[torch.Tensor, dict]:
+                    view: torch.Tensor, lane_target: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, dict]:
     """Dense detection (focal + regression at vehicle centres) + slot head (presence BCE +
     regression on present slots, ego velocity and heading) + lane head.
 
-    target: (B, S, 6) perception targets (dataset.perception_targets); view: (B, 4) [m];
-    lane_target: (B, 5) sim's info["lane"].
+    target: (B, S, 6) perception targets in the camera's frame (dataset.perception_targets);
+    view: (B, 4) [m]; lane_target: (B, L) sim's info["lane"]; size: the frame (H, W) [px].
     """
     dense, slots, lane = outputs
-    heat, index, values = dense_targets(target, view, dense.shape[-2:], scaling)
+    heat, index, values = dense_targets(target, view, dense.shape[-2:], size)
     detection = focal_loss(dense[:, 0], heat)
     at_centres = dense[index[:, 0], 1:, index[:, 1], index[:, 2]]  # (N, 6)
     box = F.smooth_l1_loss(at_centres, values) if len(index) else dense.sum() * 0

@@ -11,7 +11,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from perception.encoder import Encoder
-from perception.weights import DEFAULT_WEIGHTS, load_encoder
+from sim.camera import CameraConfig
+from perception.weights import CAMERA_WEIGHTS, DEFAULT_WEIGHTS, load_encoder
 
 
 def features_space(encoder: Encoder) -> gym.spaces.Box:
@@ -24,6 +25,13 @@ def encode_frames(encoder: Encoder, frames: np.ndarray) -> np.ndarray:
     device = next(encoder.parameters()).device
     batch = torch.as_tensor(frames, device=device).float().div_(255)
     return encoder.features(batch).cpu().numpy()
+
+
+def encoder_camera(encoder: Encoder, camera: CameraConfig | None = None) -> CameraConfig:
+    """The camera contract the encoder reads; another one asked for is refused in one line."""
+    if camera is not None:
+        encoder.check_camera(camera)
+    return encoder.config.camera_config
 
 
 def _check_camera(space: gym.Space, encoder: Encoder) -> None:
@@ -86,14 +94,14 @@ class EncoderExtractor(BaseFeaturesExtractor):
 
         PPO("CnnPolicy", camera_env, policy_kwargs=dict(
             features_extractor_class=EncoderExtractor,
-            features_extractor_kwargs=dict(weights="default", finetune=False)))
+            features_extractor_kwargs=dict(weights="v2", finetune=False)))
 
     SB3 divides image observations by 255 before the extractor, which is the [0, 1] input the
     encoder expects. Frozen by default (finetune=False): its parameters get no gradient and it
     stays in eval mode (batch-norm statistics fixed).
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, weights: str = DEFAULT_WEIGHTS, finetune: bool = False,
+    def __init__(self, observation_space: gym.spaces.Box, weights: str = CAMERA_WEIGHTS, finetune: bool = False,
                  encoder: Encoder | None = None) -> None:
         encoder = encoder or load_encoder(weights)
         _check_camera(observation_space, encoder)

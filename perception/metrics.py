@@ -74,13 +74,16 @@ def score(predicted: np.ndarray, targets: np.ndarray) -> dict:
     return scores.summary()
 
 
-LANE_REGRESSION = {"lateral": 1, "heading_error": 2, "bend_25m": 4}  # name -> column of info["lane"]
+LANE_REGRESSION = {"lateral": 1, "heading_error": 2, "bend_25m": 4, "route_25m": 5}  # name -> column of info["lane"]
 
 
 def lane_scores(predicted: np.ndarray, target: np.ndarray) -> dict:
-    """predicted (N, 5) with on_road as a probability, target (N, 5) sim's info["lane"]."""
+    """predicted (N, L) with on_road as a probability, target (N, >= L) sim's info["lane"]
+    (v1 encoders predict no route_25m: L = 5)."""
     out = {"on_road_accuracy": float(np.mean((predicted[:, 0] > 0.5) == (target[:, 0] > 0.5)))}
     for name, column in LANE_REGRESSION.items():
+        if column >= predicted.shape[1] or column >= target.shape[1]:
+            continue
         error = predicted[:, column] - target[:, column]
         variance = float(np.var(target[:, column]))
         out[f"{name}_mae"] = float(np.mean(np.abs(error)))

@@ -12,7 +12,6 @@ and keeps the best weights so far.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,9 @@ from perception.encoder import Encoder, EncoderConfig, decode, decode_lane, perc
 from perception.evaluate import evaluate_split
 from perception.metrics import lane_scores, score
 from perception.weights import WeightsError, file_sha256, load_encoder, save_encoder, weights_paths
+from scenarios.load import SMALL_FILE_BYTES, read_json
+from sim.camera import CameraConfig
+from sim.files import state_file_error
 
 
 def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, dict]:
@@ -40,7 +42,7 @@ def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[f
         for frames, target, view, lane in loader:
             frames, target, view, lane = frames.to(device).float().div_(255), target.to(device), view.to(device), lane.to(device)
             out = encoder(frames)
-            loss, _ = perception_loss(out, target, view, lane, encoder.config.scaling)
+            loss, _ = perception_loss(out, target, view, lane, (encoder.config.height, encoder.config.width))
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -65,14 +67,31 @@ def initialise_from(encoder: Encoder, name: str) -> str:
     """Start from shipped weights (fine-tuning); heads those weights lack keep their fresh
     initialisation. Returns the weights' sha256, for the model card."""
     pt, _ = weights_paths(name)
-    state = torch.load(pt, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
+        raise WeightsError(state_file_error(pt, err)) from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{pt} holds a {type(state).__name__}, not an encoder's state dict")
     try:
         missing, unexpected = encoder.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # a shape differs: another architecture
+    except (RuntimeError, TypeError, AttributeError) as err:  # a shape differs: another architecture
         raise WeightsError(f"{pt} does not match this encoder: {str(err).splitlines()[1].strip()}") from None
     if unexpected or any(not key.startswith("lane_head.") for key in missing):
         raise WeightsError(f"{pt} does not match this encoder (missing {missing}, unexpected {unexpected})")
     return file_sha256(pt)
+
+
+def data_camera(data: Path, dataset: FrameDataset) -> CameraConfig:
+    """The camera contract the shards were collected with (their manifest; shards of the v1
+    collector, without one, are highway-env's camera), checked against the frames' shape."""
+    manifest = data / "manifest.json"
+    contract = read_json(manifest, max_bytes=SMALL_FILE_BYTES).get("camera") if manifest.exists() else None
+    _, channels, height, width = dataset.frames.shape
+    camera = CameraConfig.from_contract(contract) if contract else CameraConfig.highway_env(height, width, stack=channels)
+    if camera.shape != (channels, height, width):
+        raise ValueError(f"{data}: frames {(channels, height, width)} do not match the manifest's camera {camera.shape}")
+    return camera
 
 
 def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
@@ -84,8 +103,7 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=generator, drop_last=True)
     val_loader = DataLoader(val_set, batch_size=256)
-    _, channels, height, width = train_set.frames.shape
-    encoder = Encoder(EncoderConfig(in_channels=channels, height=height, width=width))
+    encoder = Encoder(EncoderConfig(camera=data_camera(data, train_set).contract(), lane_outputs=train_set.lanes.shape[1]))
     initialised_from = initialise_from(encoder, init) if init else None
     encoder = encoder.to(device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
@@ -162,11 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
                        Path("runs/perception") / Path(args.name).stem, args.init)
-    except (WeightsError, ValueError) as err:
-        parser.error(str(err))
+    except (WeightsError, ValueError, OSError) as err:
+        parser.error(str(getattr(err, "reason", None) or err))
     encoder = load_encoder(args.name)  # the best epoch, as shipped
     manifest_file = args.data / "manifest.json"
-    data_card = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    data_card = read_json(manifest_file, max_bytes=SMALL_FILE_BYTES) if manifest_file.exists() else {}
     data_card.pop("shards", None)
     card = {
         "command": "python -m perception.train " + " ".join(argv if argv is not None else sys.argv[1:]),

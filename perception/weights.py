@@ -18,7 +18,9 @@ from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json
 from sim.files import atomic_write, state_file_error, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = "default"
+# Two encoders ship side by side until the zoo is retrained on the world-state camera (issue 17):
+DEFAULT_WEIGHTS = "default"  # v1, on highway-env's camera: what obs="features" reads (the zoo trained on it)
+CAMERA_WEIGHTS = "v2"  # on the world-state camera (sim.CameraConfig()): in the network under obs="camera"
 
 
 class WeightsError(ValueError):
@@ -56,12 +58,12 @@ def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str 
         raise WeightsError(f"no encoder weights at {pt}; train them with `python -m perception.train`")
     try:
         card = read_json(js, max_bytes=SMALL_FILE_BYTES)
-        config = EncoderConfig(**card["architecture"])
+        config = EncoderConfig.from_card(card["architecture"])
     except FileNotFoundError:
         raise WeightsError(f"model card {js} is missing (it holds the architecture of {pt.name})") from None
     except LoadError as err:  # not JSON or UTF-8, or a FIFO, too big, too deep (scenarios/load.py)
         raise WeightsError(f"model card {js} is corrupt: {err.reason}") from None
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise WeightsError(f"model card {js} is corrupt: {err}") from None
     except OSError as err:
         raise WeightsError(f"cannot read model card {js}: {err.strerror or err}") from None

@@ -11,14 +11,16 @@ from sim import fixes
 from sim.camera import CameraConfig
 from sim.isolation import restore_vehicle_classes
 from sim.metrics import EpisodeMetrics
-from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_lane, read_truth
+from sim.raster import StateCamera
+from sim.truth import DEFAULT_TRUTH_VEHICLES, kinematics_config, read_lane, truth_from_world
+from sim.world import WorldRecorder
 
 fixes.apply()  # highway-env bugs that would end episodes with an exception (sim/fixes.py)
 
 gym.register_envs(highway_env)
 
 OBS_MODES = {
-    "camera": "stacked grayscale bird's-eye frames, uint8 (C, H, W)",
+    "camera": "bird's-eye frames of the camera contract (sim/camera.py), uint8 (C, H, W)",
     "features": "the pretrained perception encoder's features of the camera frames, float32 (F,)",
     "kinematics": "the ground-truth array (ego + nearest vehicles), float32 (N+1, 6): the oracle input",
 }
@@ -30,7 +32,7 @@ def make_env(
     obs: str = "camera",
     seed: int | None = None,
     render_mode: str | None = None,
-    camera: CameraConfig = CameraConfig(),
+    camera: CameraConfig | None = None,
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
     encoder=None,
 ) -> gym.Env:
@@ -41,6 +43,8 @@ def make_env(
     seed: used by the first reset() that is given no seed; later resets continue its RNG, so
         one seed fixes a whole sequence of episodes.
     render_mode: None or "rgb_array" (the run_sim viewer draws frames itself).
+    camera: the camera contract (sim/camera.py); default CameraConfig(), the world-state camera
+        in the ego frame. Under obs="features" the encoder's own contract (a different one is refused).
     encoder: for obs="features", a perception Encoder (default: the shipped weights).
     """
     if isinstance(scenario, str):
@@ -52,23 +56,39 @@ def make_env(
     if isinstance(truth_vehicles, bool) or not isinstance(truth_vehicles, int) or truth_vehicles < 1:
         raise ValueError(f"truth_vehicles must be a positive integer, got {truth_vehicles!r}")
 
+    if obs == "features":
+        # The one place sim reaches into perception (imported here, so sim stays usable without
+        # torch models): features are the camera frames seen through the pretrained encoder.
+        from perception.features import FeaturesObservation, encoder_camera
+        from perception.weights import load_encoder
+
+        encoder = encoder or load_encoder()
+        camera = encoder_camera(encoder, camera)
+    camera = camera or CameraConfig()
+    if not isinstance(camera, CameraConfig):
+        raise ValueError(f"camera must be a sim.CameraConfig, got {type(camera).__name__}")
+
     config = scenario.env_config()
     config["observation"] = camera.observation_config() if obs != "kinematics" else kinematics_config(truth_vehicles)
+    ours = obs != "kinematics" and camera.renderer == "world-state"
     env = gym.make(
         scenario.env_id,
         config=config,
         render_mode=render_mode,
         max_episode_steps=scenario.budgets.max_steps,
+        # highway-env's Kinematics gives float64 in a float32 space; ours replaces it (check_env checks ours)
+        disable_env_checker=ours,
     )
+    env = WorldRecorder(env, scenario.route, substeps=ours)
+    if ours:
+        env = StateCamera(env, camera)
     env = GroundTruth(env, truth_vehicles, as_observation=obs == "kinematics")
     env = EpisodeMetrics(env, scenario)
     if obs == "features":
-        # The one place sim reaches into perception (imported here, so sim stays usable without
-        # torch models): features are the camera frames seen through the pretrained encoder.
-        from perception.features import FeaturesObservation
-
         env = FeaturesObservation(env, encoder)
-    return ReproducibleReset(env, seed)
+    env = ReproducibleReset(env, seed)
+    env.camera = camera  # the contract of its frames (obs="camera" and "features"), for the viewer
+    return env
 
 
 class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -94,8 +114,8 @@ class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return (info["truth"] if self._as_observation else obs), reward, terminated, truncated, info
 
     def _label(self, info: dict) -> None:
-        info["truth"] = read_truth(self.env.unwrapped, self._vehicles)
-        info["lane"] = read_lane(self.env.unwrapped)
+        info["truth"] = truth_from_world(info["world"], self._vehicles)
+        info["lane"] = read_lane(self.env.unwrapped, info["world"])
 
 
 class ReproducibleReset(gym.Wrapper, gym.utils.RecordConstructorArgs):

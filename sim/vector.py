@@ -28,7 +28,7 @@ def make_vec_env(
     n_envs: int,
     obs: str = "camera",
     seed: int | None = None,
-    camera: CameraConfig = CameraConfig(),
+    camera: CameraConfig | None = None,
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
     subprocess: bool | None = None,
     encoder=None,
@@ -53,6 +53,12 @@ def make_vec_env(
     seeds = [int(s) for s in seeds]  # plain ints, for worker_seeds and the workers' first reset
     name = scenario if isinstance(scenario, str) else scenario.name
     worker_obs = "camera" if obs == "features" else obs
+    if obs == "features":
+        from perception.features import encoder_camera
+        from perception.weights import load_encoder
+
+        encoder = encoder or load_encoder()
+        camera = encoder_camera(encoder, camera)
     env_fns = [
         functools.partial(make_env, name, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
         for s in seeds
@@ -65,9 +71,8 @@ def make_vec_env(
         venv = SeededDummyVecEnv(env_fns, seeds)
     if obs == "features":
         from perception.features import VecFeatures
-        from perception.weights import load_encoder
 
-        venv = VecFeatures(venv, encoder or load_encoder())
+        venv = VecFeatures(venv, encoder)
     return venv
 
 

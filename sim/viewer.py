@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from sim.camera import CameraConfig, camera_view
+from sim.truth import to_ego_frame
 from sim.replay import Replay, ReplayEpisode
 from sim.viewer_draw import ViewState, compose, speed_of
 
@@ -37,13 +38,16 @@ def title_for(scenario: str, agent: str, checkpoint_hash: str | None = None) -> 
     return f"{scenario}  /  {agent}" + (f"  (checkpoint {checkpoint_hash})" if checkpoint_hash else "")
 
 
-def encoder_perception(camera: CameraConfig = CameraConfig()) -> Callable | None:
-    """perceive(frames (C, H, W) uint8, view) -> (S, 6) from the shipped perception weights,
-    or None when they are not installed (the overlay then shows the truth only)."""
+def encoder_perception(camera: CameraConfig | None = None, weights: str | None = None) -> Callable | None:
+    """perceive(frames (C, H, W) uint8, view) -> (S, 6) in the camera's frame, from perception
+    weights (default: the shipped ones) that read `camera`'s frames, or None when they are not
+    installed or read another camera (the overlay then shows the truth only)."""
     try:
-        from perception.weights import load_encoder
+        from perception.weights import DEFAULT_WEIGHTS, load_encoder
 
-        encoder = load_encoder().eval()
+        encoder = load_encoder(weights or DEFAULT_WEIGHTS).eval()
+        if camera is not None:
+            encoder.check_camera(camera)
     except (ImportError, OSError, ValueError):
         return None
     return lambda frames, view: encoder.predict_truth(frames[None], view)[0]
@@ -52,7 +56,7 @@ def encoder_perception(camera: CameraConfig = CameraConfig()) -> Callable | None
 class Viewer:
     def __init__(self, env, policy=None, seeds: Iterable[int] = (), *, replay: Replay | None = None, title: str = "",
                  sink: Callable[[np.ndarray], Any] | None = None, window=None, interactive: bool = False,
-                 perceive: Callable | None = None, camera: CameraConfig = CameraConfig(),
+                 perceive: Callable | None = None, camera: CameraConfig | None = None,
                  screenshot_dir: str | Path = ".", log: Replay | None = None,
                  on_episode: Callable[[dict], None] | None = None) -> None:
         if (policy is None) == (replay is None):
@@ -60,6 +64,7 @@ class Viewer:
         self.env, self.policy, self.replay = env, policy, replay
         self.seeds = [e.seed for e in replay.episodes] if replay is not None else list(seeds)
         self.title, self.sink, self.window, self.interactive = title, sink, window, interactive
+        camera = camera or getattr(env, "camera", None) or CameraConfig()
         self.perceive, self.camera, self.screenshot_dir = perceive, camera, Path(screenshot_dir)
         self.log, self.on_episode = log, on_episode
         unwrapped = env.unwrapped
@@ -221,12 +226,14 @@ class Viewer:
         fits = camera is not None and tuple(camera.shape) == self.camera.shape
         predicted = self.perceive(camera, np.asarray(self.view, np.float32)) if fits and self.perceive else None
         truth = self.info.get("truth")
+        in_frame = to_ego_frame(truth) if truth is not None and self.camera.frame == "ego" else truth
         status = ""
         if self.interactive:
             status = f"PAUSED  (x{self.speed:g})  right arrow steps" if self.paused else f"playing x{self.speed:g}"
         return ViewState(
-            scene=self.env.render(), title=self.title, camera=camera, truth=truth, predicted=predicted,
-            view=self.view if fits else None, camera_scaling=self.camera.scaling, values=self.values,
+            scene=self.env.render(), title=self.title, camera=camera, truth=in_frame, predicted=predicted,
+            view=self.view if fits else None, camera_scaling=self.camera.scaling, camera_frame=self.camera.frame,
+            scene_frames=self.camera.stack, values=self.values,
             value_kind=self.value_kind, action_names=self.action_names, chosen=self.action,
             step_rewards=self.step_rewards, episode_rewards=self.episode_rewards, episode_return=self.episode_return,
             speed=speed_of(truth) if truth is not None else 0.0, time=self.t / self.fps, step=self.t,

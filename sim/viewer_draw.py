@@ -50,6 +50,8 @@ class ViewState:
     predicted: np.ndarray | None = None  # (S, 6) perception's estimate, same layout
     view: tuple[float, float, float, float] | None = None  # camera ground bounds [m] (sim.camera.camera_view)
     camera_scaling: float = 1.75  # [px/m]
+    camera_frame: str = "world"  # sim.camera.FRAMES: truth and predicted are in this frame
+    scene_frames: int | None = None  # how many of the camera's channels are scene frames (the rest: route)
     values: np.ndarray | None = None  # (A,) action values or probabilities
     value_kind: str = "action values"
     action_names: list[str] = field(default_factory=list)
@@ -167,8 +169,10 @@ def _draw_camera(canvas, state: ViewState, box) -> None:
         _text(canvas, text, (label_x, y), colour, 18)
         label_x += _font(18).size(text)[0]
     y += 2 + _font(18).get_height()
-    # Latest frame turned so that world x runs right, as in the scene above; zoomed.
-    latest = state.camera[-1].T  # (W, H): rows = world y, columns = world x
+    # Latest scene frame; a world-frame one turned so that world x runs right, as in the scene above.
+    latest = state.camera[(state.scene_frames or len(state.camera)) - 1]
+    ego_frame = state.camera_frame == "ego"
+    latest = latest if ego_frame else latest.T  # world frame (W, H): rows = world y, columns = world x
     zoom = PERCEPTION_ZOOM
     grey = np.repeat(np.repeat(np.repeat(latest[:, :, None], 3, axis=2), zoom, axis=0), zoom, axis=1)
     origin = (x + 6, y)
@@ -179,9 +183,12 @@ def _draw_camera(canvas, state: ViewState, box) -> None:
     scale = state.camera_scaling * zoom  # [px/m]
 
     def box_at(dx: float, dy: float) -> pygame.Rect:
+        length, width = VEHICLE_SIZE[0] * scale, VEHICLE_SIZE[1] * scale
+        if ego_frame:  # x forward runs up the rows from view[0] (the top), y right along the columns
+            px, py = origin[0] + (dy - state.view[2]) * scale, origin[1] + (state.view[0] - dx) * scale
+            return pygame.Rect(round(px - width / 2), round(py - length / 2), round(width), round(length))
         px = origin[0] + (dx - state.view[0]) * scale
         py = origin[1] + (dy - state.view[2]) * scale
-        length, width = VEHICLE_SIZE[0] * scale, VEHICLE_SIZE[1] * scale
         return pygame.Rect(round(px - length / 2), round(py - width / 2), round(length), round(width))
 
     if state.truth is not None:

@@ -5,7 +5,8 @@ import pytest
 
 from perception import collect
 from perception.dataset import FrameDataset, perception_targets, read_shard
-from sim import make_env
+from sim import CameraConfig, make_env
+from sim.truth import to_ego_frame
 
 VIEW = (-20.0, 50.0, -18.0, 18.0)
 
@@ -27,8 +28,8 @@ def test_targets_keep_only_vehicles_in_view_nearest_first():
 def test_collect_job_labels_match_the_simulator():
     result = collect.collect_job("merge", "train", samples=25)
     arrays = result["arrays"]
-    assert arrays["frames"].shape == (25, 4, 128, 64) and arrays["frames"].dtype == np.uint8
-    assert arrays["truth"].shape == (25, 11, 6) and arrays["lane"].shape == (25, 5)
+    assert arrays["frames"].shape == (25, 5, 128, 64) and arrays["frames"].dtype == np.uint8
+    assert arrays["truth"].shape == (25, 11, 6) and arrays["lane"].shape == (25, 6)
     # Replay the first episode with the same seed and policy: same frames, same truth.
     seed = int(arrays["seed"][0])
     env = make_env("merge", obs="camera")
@@ -37,7 +38,7 @@ def test_collect_job_labels_match_the_simulator():
     for i in np.flatnonzero(arrays["seed"] == seed):
         assert arrays["step"][i] == i
         np.testing.assert_array_equal(arrays["frames"][i], obs)
-        np.testing.assert_array_equal(arrays["truth"][i], info["truth"])
+        np.testing.assert_array_equal(arrays["truth"][i], to_ego_frame(info["truth"]))  # the camera's frame
         np.testing.assert_array_equal(arrays["lane"][i], info["lane"])
         obs, _, terminated, truncated, info = env.step(policy.act(obs))
         if terminated or truncated:
@@ -60,7 +61,8 @@ def test_collect_command_writes_the_shards_it_claims(tmp_path):
     assert not seeds["train"] & seeds["val"] and not seeds["train"] & seeds["test"], "splits are disjoint by seed"
     dataset = FrameDataset(sorted((tmp_path / "train").glob("*.npz")))
     frames, target, view, lane = dataset[0]
-    assert frames.shape == (4, 128, 64) and target.shape == (11, 6) and view.shape == (4,) and lane.shape == (5,)
+    assert frames.shape == (5, 128, 64) and target.shape == (11, 6) and view.shape == (4,) and lane.shape == (6,)
+    assert manifest["camera"] == CameraConfig().contract()
 
 
 def test_shards_of_an_older_format_say_to_collect_again(tmp_path):

@@ -11,7 +11,7 @@ from perception.dataset import perception_targets
 from perception.encoder import Encoder, EncoderConfig, perception_loss
 from perception.features import EncoderExtractor
 from perception.weights import WeightsError, load_encoder, save_encoder
-from sim import make_env, make_vec_env
+from sim import CameraConfig, make_env, make_vec_env
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,14 @@ def small_encoder():
 
 
 def test_encoder_accepts_other_camera_sizes():
-    encoder = Encoder(EncoderConfig(in_channels=2, height=96, width=48, features=16))
-    dense, slots, lane = encoder(torch.rand(3, 2, 96, 48))
-    assert dense.shape == (3, 7, 24, 12) and slots.shape == (3, 11, 7) and lane.shape == (3, 5)
-    assert encoder.features(torch.rand(3, 2, 96, 48)).shape == (3, 16)
-    assert encoder.predict_truth(np.zeros((3, 2, 96, 48), np.uint8), np.array([-20, 35, -14, 14])).shape == (3, 11, 6)
-    lane = encoder.predict_lane(np.zeros((3, 2, 96, 48), np.uint8))
-    assert lane.shape == (3, 5) and ((lane[:, 0] >= 0) & (lane[:, 0] <= 1)).all()  # on_road is a probability
+    camera = CameraConfig(height=96, width=48, stack=2)  # 2 scene frames + the route: 3 channels
+    encoder = Encoder(EncoderConfig(camera=camera.contract(), features=16))
+    dense, slots, lane = encoder(torch.rand(3, 3, 96, 48))
+    assert dense.shape == (3, 7, 24, 12) and slots.shape == (3, 11, 7) and lane.shape == (3, 6)
+    assert encoder.features(torch.rand(3, 3, 96, 48)).shape == (3, 16)
+    assert encoder.predict_truth(np.zeros((3, 3, 96, 48), np.uint8), encoder.view()).shape == (3, 11, 6)
+    lane = encoder.predict_lane(np.zeros((3, 3, 96, 48), np.uint8))
+    assert lane.shape == (3, 6) and ((lane[:, 0] >= 0) & (lane[:, 0] <= 1)).all()  # on_road is a probability
 
 
 def test_training_on_a_tiny_dataset_reduces_the_loss():
@@ -40,7 +41,7 @@ def test_training_on_a_tiny_dataset_reduces_the_loss():
     optimizer = torch.optim.Adam(encoder.parameters(), lr=2e-3)
     losses, lane_losses = [], []
     for _ in range(25):
-        loss, parts = perception_loss(encoder(frames), targets, views, lanes, encoder.config.scaling)
+        loss, parts = perception_loss(encoder(frames), targets, views, lanes, (encoder.config.height, encoder.config.width))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -54,7 +55,7 @@ def test_weights_round_trip_and_bad_files_are_refused(tmp_path, small_encoder):
     path = tmp_path / "enc.pt"
     save_encoder(small_encoder, path, {"note": "test"})
     loaded = load_encoder(path)
-    x = torch.rand(2, 4, 128, 64)
+    x = torch.rand(2, 5, 128, 64)
     torch.testing.assert_close(loaded.features(x), small_encoder.features(x))
     path.write_bytes(path.read_bytes()[:1000])  # truncated
     with pytest.raises(WeightsError, match="cannot load"):

@@ -9,6 +9,7 @@ from perception import collect
 from perception.dataset import perception_targets
 from perception.metrics import score
 from perception.weights import WEIGHTS_DIR, file_sha256, load_encoder
+from sim import CameraConfig
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def held_out_sample():
     """40 frames from test seeds of two scenarios (collection is deterministic: a fixed sample)."""
     frames, targets, views = [], [], []
     for name in ("highway", "roundabout"):
-        arrays = collect.collect_job(name, "test", samples=20)["arrays"]
+        arrays = collect.collect_job(name, "test", samples=20, camera=CameraConfig.highway_env())["arrays"]  # v1's camera
         frames.append(arrays["frames"])
         views.append(arrays["view"])
         targets += [perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])]

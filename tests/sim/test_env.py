@@ -4,7 +4,7 @@ from gymnasium.utils.env_checker import check_env
 
 import scenarios
 from sim import TRUTH_FEATURES, CameraConfig, make_env
-from sim.truth import DEFAULT_TRUTH_VEHICLES, read_truth
+from sim.truth import DEFAULT_TRUTH_VEHICLES, truth_from_world
 
 ALL = scenarios.names()
 TRUTH_SHAPE = (DEFAULT_TRUTH_VEHICLES + 1, len(TRUTH_FEATURES))
@@ -25,8 +25,8 @@ def test_every_scenario_resets_and_steps(name, obs):
             assert info["episode"]["outcome"] in ("success", "collision", "offroad", "timeout")
             break
     if obs == "camera":
-        assert o.shape == (4, 128, 64) and o.dtype == np.uint8
-        assert o[-1].std() > 0, "the newest frame shows a road, not a blank image"
+        assert o.shape == CameraConfig().shape == (5, 128, 64) and o.dtype == np.uint8
+        assert o[CameraConfig().stack - 1].std() > 0, "the newest scene frame shows a road, not a blank image"
     else:
         np.testing.assert_array_equal(o, info["truth"])
     env.close()
@@ -157,10 +157,10 @@ def test_truth_has_the_values_of_highway_envs_kinematics_observation(name):
     env = make_env(name, obs="kinematics", seed=2)
     env.reset()
     for _ in range(2):
-        env.step(env.action_space.sample() if name != "merge" else 1)
+        _, _, _, _, info = env.step(env.action_space.sample() if name != "merge" else 1)
     unwrapped = env.unwrapped
     theirs = unwrapped.observation_type.observe().copy()
-    ours = read_truth(unwrapped, DEFAULT_TRUTH_VEHICLES)
+    ours = truth_from_world(info["world"], DEFAULT_TRUTH_VEHICLES)
     theirs[0, 1:3] = 0.0
     theirs[:, 5] = np.where(theirs[:, 0] > 0, (theirs[:, 5] + np.pi) % (2 * np.pi) - np.pi, 0)
 
@@ -173,7 +173,7 @@ def test_truth_has_the_values_of_highway_envs_kinematics_observation(name):
 def test_camera_size_is_configurable():
     env = make_env("merge", obs="camera", camera=CameraConfig(height=96, width=48, stack=2))
     o, _ = env.reset(seed=0)
-    assert o.shape == (2, 96, 48)
+    assert o.shape == (3, 96, 48)  # 2 scene frames + the route
     with pytest.raises(ValueError, match="stack must be a positive integer"):
         CameraConfig(stack=0)
 

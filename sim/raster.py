@@ -1,0 +1,222 @@
+"""Draws camera frames from WorldStates with OpenCV: the scene as highway-env draws it, and the route.
+
+Scene: grey ground, white lane markings, vehicles as filled rectangles with two light headlights
+and a dark outline, obstacles yellow; grey levels are highway-env's colours through its luma
+weights, so a frame in the `world` frame looks like highway-env's GrayscaleObservation. The ego
+is always green (highway-env colours it by class: yellow on the racetrack) and crashed vehicles
+red. Points are placed with 1/16 px precision and edges antialiased, so that motion smaller than
+a pixel between frames dt apart still changes the image.
+
+Route: a band ROUTE_WIDTH wide along the route polyline on black; all black on open roads.
+"""
+
+from __future__ import annotations
+
+import cv2
+import gymnasium as gym
+import numpy as np
+
+from sim.camera import LUMA_WEIGHTS, CameraConfig
+from sim.world import HISTORY, V, WorldState
+
+SHIFT = 4  # fractional bits of OpenCV point coordinates: 1/16 px
+ONE = 1 << SHIFT
+MARGIN = 10.0  # [m] beyond the frame's half diagonal: pieces reaching into view from outside are kept
+ROUTE_WIDTH = 2.0  # [m] the route band
+MARKING_WIDTH = 0.3  # [m] highway-env's stripe width (at least 1 px)
+# highway-env's RGB colours (road/graphics.py, vehicle/graphics.py)
+GREY, WHITE, GREEN, BLUE, RED, YELLOW, OUTLINE = (100, 100, 100), (255, 255, 255), (50, 200, 0), (100, 200, 255), \
+    (255, 100, 100), (200, 200, 0), (60, 60, 60)
+HEADLIGHT_LENGTH, HEADLIGHT_WIDTH = 0.72, 0.6  # [m]
+
+
+def luma(rgb: tuple[int, int, int]) -> int:
+    """highway-env's grey level of a colour: the weighted sum, truncated as its uint8 cast does."""
+    return int(np.dot(rgb, LUMA_WEIGHTS))
+
+
+def lighten(rgb: tuple[int, int, int]) -> tuple[int, ...]:
+    return tuple(min(int(c / 0.68), 255) for c in rgb)  # highway-env's VehicleGraphics.lighten
+
+
+class Rasteriser:
+    """Frames of one camera contract. centering: the scenario's (row, column) shares of the ego in
+    the `world` frame (highway-env's centering_position); the `ego` frame uses camera.ego_row."""
+
+    def __init__(self, camera: CameraConfig, centering: tuple[float, float] = (0.5, 0.5)) -> None:
+        if camera.renderer != "world-state":
+            raise ValueError(f"the rasteriser draws the world-state camera, not {camera.renderer!r}")
+        self.camera = camera
+        self.centering = (float(centering[0]), float(centering[1]))
+        s = camera.scaling
+        self._reach = np.hypot(camera.height, camera.width) / s / 2 + MARGIN  # [m] culling radius
+        self._marking_px = max(int(round(MARKING_WIDTH * s)), 1)
+        self._route_px = max(int(round(ROUTE_WIDTH * s)), 1)
+        self._cell = 2 * self._reach  # [m] grid cells of the markings' index: the view spans at most 2 x 2
+        self._index = None  # (road, cells, low, high): the markings of the last road, by grid cell
+        self._grey = {name: luma(rgb) for name, rgb in
+                      dict(ground=GREY, marking=WHITE, outline=OUTLINE, obstacle=YELLOW).items()}
+        # (fill, headlight) grey levels of the ego (row 0), other vehicles (1) and crashed ones (2)
+        self._body_grey = np.array([(luma(rgb), luma(lighten(rgb))) for rgb in (GREEN, BLUE, RED)])
+
+    # --- geometry -------------------------------------------------------------------------
+    def transform(self, world: WorldState) -> tuple[np.ndarray, np.ndarray]:
+        """(A (2, 2), b (2,)): pixel (column, row) = A @ (point - ego position) + b."""
+        cam, s = self.camera, self.camera.scaling
+        if cam.frame == "world":  # rows along x, columns along y
+            return np.array([[0.0, s], [s, 0.0]]), np.array([self.centering[1] * cam.width, self.centering[0] * cam.height])
+        c, n = np.cos(world.ego[V["heading"]]), np.sin(world.ego[V["heading"]])
+        # forward (c, n) goes up the rows, the ego's right (-n, c) along the columns
+        return np.array([[-s * n, s * c], [-s * c, -s * n]]), np.array([cam.width / 2, cam.ego_row * cam.height])
+
+    def _pixels(self, points: np.ndarray, origin: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """World points (..., 2) [m] -> OpenCV fixed-point pixel coordinates (..., 2) int32."""
+        return np.rint(((points - origin) @ A.T + b - 0.5) * ONE).astype(np.int32)  # pixel centres at integers
+
+    def _visible_segments(self, road, centre: np.ndarray) -> np.ndarray:
+        """The marking pieces (K, 2, 2) whose boxes reach within the culling radius of `centre` [m]."""
+        if self._index is None or self._index[0] is not road:
+            self._index = (road, *grid_index(road.segments, self._cell))
+        _, cells, low, high = self._index
+        (x0, y0), (x1, y1) = np.floor((centre - self._reach) / self._cell), np.floor((centre + self._reach) / self._cell)
+        near = [cells[key] for key in ((i, j) for i in range(int(x0), int(x1) + 1) for j in range(int(y0), int(y1) + 1))
+                if key in cells]  # at most 2 x 2 cells; a long piece may come twice (drawn twice: harmless)
+        if not near:
+            return road.segments[:0]
+        candidates = np.concatenate(near) if len(near) > 1 else near[0]
+        keep = ((low[candidates] < centre + self._reach) & (high[candidates] > centre - self._reach)).all(axis=1)
+        return road.segments[candidates[keep]]
+
+    # --- drawing --------------------------------------------------------------------------
+    def scene(self, world: WorldState) -> np.ndarray:
+        """(H, W) uint8 luminance of road, markings, obstacles, vehicles and ego."""
+        cam = self.camera
+        image = np.full((cam.height, cam.width), self._grey["ground"], np.uint8)
+        A, b = self.transform(world)
+        origin = world.ego[[V["x"], V["y"]]].astype(np.float64)
+        centre = origin + np.linalg.solve(A, np.array([cam.width / 2, cam.height / 2]) - b)  # the frame's centre [m]
+        segments = self._visible_segments(world.road, centre)
+        if len(segments):
+            cv2.polylines(image, self._pixels(segments, origin, A, b), False, self._grey["marking"], self._marking_px,
+                          cv2.LINE_AA, SHIFT)
+        objects = world.objects
+        if len(objects):
+            self._boxes(image, objects[:, :2], objects[:, 2], objects[:, 3], objects[:, 4], origin, A, b, centre,
+                        np.full(len(objects), self._grey["obstacle"]), None)
+        cars = world.vehicles
+        crashed = cars[:, V["crashed"]] > 0
+        kinds = np.where(crashed, 2, 1)
+        kinds[0] = 2 if crashed[0] else 0  # 0 ego, 1 other, 2 crashed
+        fill, light = self._body_grey[kinds].T
+        self._boxes(image, cars[:, :2], cars[:, V["heading"]], cars[:, V["length"]], cars[:, V["width"]],
+                    origin, A, b, centre, fill, light)
+        return image
+
+    def route(self, world: WorldState) -> np.ndarray:
+        """(H, W) uint8: 255 on the route band, 0 elsewhere."""
+        cam = self.camera
+        image = np.zeros((cam.height, cam.width), np.uint8)
+        if len(world.route) > 1:
+            A, b = self.transform(world)
+            origin = world.ego[[V["x"], V["y"]]].astype(np.float64)
+            cv2.polylines(image, [self._pixels(world.route, origin, A, b)], False, 255, self._route_px, cv2.LINE_AA, SHIFT)
+        return image
+
+    def _boxes(self, image, position, heading, length, width, origin, A, b, centre, fill, light) -> None:
+        """Vehicles or obstacles (N,): rotated rectangles, headlights if `light` (N,) grey levels, 1 px
+        outlines. Bodies, then lights, then outlines, each grey level in one OpenCV call."""
+        near = np.abs(position - centre).max(axis=1) <= self._reach
+        if not near.any():
+            return
+        position, heading, length, width, fill = position[near], heading[near], length[near], width[near], fill[near]
+        c, n = np.cos(heading)[:, None, None, None], np.sin(heading)[:, None, None, None]
+        f = length[:, None, None] * RECT_F[0] + RECT_F[1]  # (N, 3, 4) [m] forward of the centre
+        r = width[:, None, None] * RECT_R[0] + RECT_R[1]  # (N, 3, 4) [m] to the right
+        corners = position[:, None, None] + f[..., None] * np.concatenate([c, n], -1) \
+            + r[..., None] * np.concatenate([-n, c], -1)  # (N, 3, 4, 2) [m]: body, left light, right light
+        pixels = self._pixels(corners, origin, A, b)
+        for grey in sorted(set(fill.tolist()), key=lambda g: g == fill[0]):  # row 0's (the ego's) last, on top
+            cv2.fillPoly(image, pixels[fill == grey, 0], int(grey), cv2.LINE_AA, SHIFT)
+        if light is not None:  # highway-env's headlight rectangles, left and right of the front
+            light = light[near]
+            for grey in set(light.tolist()):
+                cv2.fillPoly(image, pixels[light == grey, 1:].reshape(-1, 4, 2), int(grey), cv2.LINE_AA, SHIFT)
+        cv2.polylines(image, pixels[:, 0], True, self._grey["outline"], 1, cv2.LINE_AA, SHIFT)
+
+
+# Corners of a vehicle's body and its two headlights (highway-env's VehicleGraphics) as linear
+# functions of its length (forward offsets: RECT_F[0] x length + RECT_F[1] [m]) and width (RECT_R).
+_LIGHT = HEADLIGHT_LENGTH
+RECT_F = (np.array([[-0.5, 0.5, 0.5, -0.5], [0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]]),
+          np.array([[0, 0, 0, 0], [-_LIGHT, 0, 0, -_LIGHT], [-_LIGHT, 0, 0, -_LIGHT]], float))
+RECT_R = (np.array([[-0.5, -0.5, 0.5, 0.5], [-1.4 / 3] * 4, [0.6 / 5] * 4]),
+          np.array([[0, 0, 0, 0], [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH], [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH]],
+                   float))
+
+
+def grid_index(segments: np.ndarray, cell: float) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Marking pieces by grid cell (cell [m] square): {(i, j): piece indices}, and the pieces'
+    box corners (S, 2) low and high. A long piece (a 10 km straight edge) is in every cell it spans."""
+    low, high = segments.min(axis=1), segments.max(axis=1)
+    first, last = np.floor(low / cell).astype(int), np.floor(high / cell).astype(int)
+    cells: dict[tuple[int, int], list[int]] = {}
+    single = (first == last).all(axis=1)
+    for n in np.flatnonzero(single):
+        cells.setdefault((first[n, 0], first[n, 1]), []).append(n)
+    for n in np.flatnonzero(~single):
+        for i in range(first[n, 0], last[n, 0] + 1):
+            for j in range(first[n, 1], last[n, 1] + 1):
+                cells.setdefault((i, j), []).append(n)
+    return {key: np.array(value) for key, value in cells.items()}, low, high
+
+
+class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """The world-state camera as the observation: `stack` scene frames camera.dt apart, oldest
+    first, from the recorder's substep history (the first frames of an episode repeat its
+    first state), then the route frame of the newest state. (C, H, W) uint8.
+
+    env: a sim.world.WorldRecorder (reading every substep), whose history the frames come from."""
+
+    def __init__(self, env: gym.Env, camera: CameraConfig) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, camera=camera)
+        super().__init__(env)
+        if not hasattr(env, "history"):
+            raise TypeError("StateCamera wraps a sim.world.WorldRecorder")
+        self.recorder, self.camera = env, camera
+        self.observation_space = gym.spaces.Box(0, 255, camera.shape, np.uint8)
+        self.rasteriser: Rasteriser | None = None
+        self._cache: list = []  # (state, scene frame) of the last frames drawn: frames shared by consecutive steps
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        config = self.env.unwrapped.config
+        self.spacing = frame_spacing(self.camera, config["simulation_frequency"], config["policy_frequency"])
+        self.rasteriser = Rasteriser(self.camera, config.get("centering_position") or (0.5, 0.5))
+        self._cache = []
+        return self.observation(obs), info
+
+    def observation(self, _obs) -> np.ndarray:
+        cam, history = self.camera, self.recorder
+        frames = np.empty(cam.shape, np.uint8)
+        states = [history.at((cam.stack - 1 - k) * self.spacing) for k in range(cam.stack)]
+        cache = {id(state): frame for state, frame in self._cache}
+        for k, state in enumerate(states):
+            frames[k] = cache[id(state)] if id(state) in cache else self.rasteriser.scene(state)
+        self._cache = list(zip(states, frames[: cam.stack], strict=True))
+        if "route" in cam.channels:
+            frames[cam.stack] = self.rasteriser.route(states[-1])
+        return frames
+
+
+def frame_spacing(camera: CameraConfig, simulation_frequency: float, policy_frequency: float) -> float:
+    """[s] between frames: camera.dt, or one policy step; checked to be whole simulation steps
+    that the recorder's history reaches back to."""
+    dt = camera.dt if camera.dt is not None else 1.0 / policy_frequency
+    substeps = dt * simulation_frequency
+    if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
+        raise ValueError(f"camera dt {dt} s is not a whole number of this scenario's simulation steps "
+                         f"(1/{simulation_frequency:g} s); use a multiple of {1 / simulation_frequency:.4g} s")
+    if round(substeps) * (camera.stack - 1) >= HISTORY:
+        raise ValueError(f"camera stack {camera.stack} x dt {dt} s reaches back further than the "
+                         f"{HISTORY} simulation steps kept; use fewer frames or a smaller dt")
+    return round(substeps) / simulation_frequency
