@@ -1,10 +1,10 @@
 """Perception data: shards of (frame stack, truth) pairs, and the training targets built from them.
 
 A shard is one compressed .npz per (split, scenario):
-    frames  (N, C, H, W) uint8   the camera observation
-    truth   (N, V+1, 6) float32  sim's info["truth"] at the same instant (see sim/truth.py)
-    lane    (N, 5) float32       sim's info["lane"]: the ego's place on its lane (LANE_FEATURES)
-    view    (N, 4) float32       camera view (x_min, x_max, y_min, y_max) [m] around the ego
+    frames  (N, C, H, W) uint8   the camera observation (the contract is in the data's manifest.json)
+    truth   (N, V+1, 6) float32  sim's info["truth"] at the same instant, in the camera's frame (sim/truth.py)
+    lane    (N, L) float32       sim's info["lane"]: the ego's place on its lane (LANE_FEATURES; L = 5 in v1 data)
+    view    (N, 4) float32       the ground [m] at the frame's edges, around the ego (sim.camera.camera_view)
     seed    (N,) int64           episode seed (splits are disjoint by seed)
     step    (N,) int32           step within the episode
 """
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sim.camera import in_view
+from scenarios.load import SMALL_FILE_BYTES, read_json
+from sim.camera import CameraConfig, in_view
 from sim.files import atomic_write
 
 SHARD_KEYS = ("frames", "truth", "lane", "view", "seed", "step")
@@ -70,10 +71,22 @@ class FrameDataset(Dataset):
         ]
         self.targets = torch.from_numpy(np.stack(targets).astype(np.float32))  # (N, V+1, 6)
         self.views = torch.from_numpy(np.concatenate([s["view"] for s in shards]).astype(np.float32))  # (N, 4) [m]
-        self.lanes = torch.from_numpy(np.concatenate([s["lane"] for s in shards]).astype(np.float32))  # (N, 5)
+        self.lanes = torch.from_numpy(np.concatenate([s["lane"] for s in shards]).astype(np.float32))  # (N, L)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, index: int):
         return self.frames[index], self.targets[index], self.views[index], self.lanes[index]
+
+
+def data_camera(data: Path, dataset: "FrameDataset") -> CameraConfig:
+    """The camera contract the shards were collected with (their manifest; shards of the v1
+    collector, without one, are highway-env's camera), checked against the frames' shape."""
+    manifest = data / "manifest.json"
+    contract = read_json(manifest, max_bytes=SMALL_FILE_BYTES).get("camera") if manifest.exists() else None
+    _, channels, height, width = dataset.frames.shape
+    camera = CameraConfig.from_contract(contract) if contract else CameraConfig.highway_env(height, width, stack=channels)
+    if camera.shape != (channels, height, width):
+        raise ValueError(f"{data}: frames {(channels, height, width)} do not match the manifest's camera {camera.shape}")
+    return camera

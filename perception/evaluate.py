@@ -1,6 +1,6 @@
 """Perception metrics of shipped weights on the held-out test split, per scenario.
 
-    python -m perception.evaluate [--weights default] [--data data/perception] [--out metrics.json]
+    python -m perception.evaluate [--weights v2] [--data data/perception] [--out metrics.json]
 
 Rows: every scenario's test seeds (seeds never used in training), the held-out scenario (never
 seen at all), then the mean and the worst over the trained scenarios.
@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from perception.collect import HELD_OUT_SCENARIO
-from perception.dataset import FrameDataset
+from perception.dataset import FrameDataset, data_camera
 from perception.metrics import lane_scores, score
-from perception.weights import DEFAULT_WEIGHTS, WeightsError, load_encoder
+from perception.weights import CAMERA_WEIGHTS, WeightsError, load_encoder
 
 METRICS = ("f1", "precision", "recall", "position_mae", "velocity_mae", "on_road_accuracy", "lateral_mae",
            "heading_error_mae")
@@ -43,6 +43,7 @@ def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
     results = {}
     for shard in shards:
         dataset = FrameDataset([shard])
+        encoder.check_camera(data_camera(data, dataset))  # frames of another camera: one line, not nonsense
         truth, lane = predict(encoder, dataset.frames, dataset.views)
         results[shard.stem] = {**score(truth, dataset.targets.numpy()), **lane_scores(lane, dataset.lanes.numpy())}
     trained = [r for name, r in results.items() if name != HELD_OUT_SCENARIO]
@@ -71,7 +72,8 @@ def _fmt(value: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m perception.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=DEFAULT_WEIGHTS, help="name under perception/weights/ or a .pt path")
+    parser.add_argument("--weights", default=CAMERA_WEIGHTS,
+                        help="name under perception/weights/ or a .pt path (default: v2; default = v1, highway-env's camera)")
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="collected shards")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--out", type=Path, help="also write the metrics as JSON here")
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         encoder = load_encoder(args.weights)
         results = evaluate_split(encoder, args.data, args.split)
-    except (WeightsError, FileNotFoundError) as err:
+    except (WeightsError, FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     print_results(results, f"perception on {args.split} seeds ({args.weights})")
     if args.out:

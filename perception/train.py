@@ -22,14 +22,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from perception.dataset import FrameDataset
+from perception.dataset import FrameDataset, data_camera
 from perception.device import resolve_device
 from perception.encoder import Encoder, EncoderConfig, decode, decode_lane, perception_loss
 from perception.evaluate import evaluate_split
 from perception.metrics import lane_scores, score
 from perception.weights import WeightsError, file_sha256, load_encoder, save_encoder, weights_paths
 from scenarios.load import SMALL_FILE_BYTES, read_json
-from sim.camera import CameraConfig
 from sim.files import state_file_error
 
 
@@ -80,18 +79,6 @@ def initialise_from(encoder: Encoder, name: str) -> str:
     if unexpected or any(not key.startswith("lane_head.") for key in missing):
         raise WeightsError(f"{pt} does not match this encoder (missing {missing}, unexpected {unexpected})")
     return file_sha256(pt)
-
-
-def data_camera(data: Path, dataset: FrameDataset) -> CameraConfig:
-    """The camera contract the shards were collected with (their manifest; shards of the v1
-    collector, without one, are highway-env's camera), checked against the frames' shape."""
-    manifest = data / "manifest.json"
-    contract = read_json(manifest, max_bytes=SMALL_FILE_BYTES).get("camera") if manifest.exists() else None
-    _, channels, height, width = dataset.frames.shape
-    camera = CameraConfig.from_contract(contract) if contract else CameraConfig.highway_env(height, width, stack=channels)
-    if camera.shape != (channels, height, width):
-        raise ValueError(f"{data}: frames {(channels, height, width)} do not match the manifest's camera {camera.shape}")
-    return camera
 
 
 def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
@@ -155,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m perception.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="shards from perception.collect")
-    parser.add_argument("--name", default="default", help="weights name under perception/weights/ (default: default)")
+    parser.add_argument("--name", default="v2", help="weights name under perception/weights/ (default: v2; \"default\" is the v1 encoder the zoo reads)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -1,5 +1,6 @@
 """Simulation layer: scenario -> gymnasium Env with camera or ground-truth observations,
-info["truth"] every step, info["episode"] metrics at the end, vector envs and video.
+info["world"] (the WorldState), info["truth"] and info["lane"] every step, info["episode"]
+metrics at the end, vector envs and video.
 
 Knows nothing of agents or training (see ../DESIGN.md).
 """
@@ -13,5 +14,7 @@ from sim.env import OBS_MODES, make_env  # noqa: E402
 from sim.metrics import OUTCOMES, EpisodeRecord  # noqa: E402
 from sim.truth import TRUTH_FEATURES  # noqa: E402
 from sim.vector import make_vec_env  # noqa: E402
+from sim.world import WorldState  # noqa: E402
 
-__all__ = ["OBS_MODES", "OUTCOMES", "TRUTH_FEATURES", "CameraConfig", "EpisodeRecord", "make_env", "make_vec_env"]
+__all__ = ["OBS_MODES", "OUTCOMES", "TRUTH_FEATURES", "CameraConfig", "EpisodeRecord", "WorldState", "make_env",
+           "make_vec_env"]

@@ -162,7 +162,10 @@ def read_objects(road) -> np.ndarray:
 class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Reads a WorldState after the reset and after every simulation substep.
 
-    info["world"] is the newest; `history` holds the last HISTORY substeps, oldest first.
+    info["world"] is the newest; `history` holds the last HISTORY substeps, oldest first. At a
+    reset it is filled with the first state moved back in time at constant velocity (negative
+    times): highway-env starts its vehicles already moving, and a camera's first frames then show
+    that motion instead of a still image that contradicts the speeds in the truth.
     route: the scenario's scenarios.Route (its polyline is WorldState.route).
     substeps: read at every simulation substep (a camera needs them), or only at policy steps.
     """
@@ -185,6 +188,7 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.history.clear()
         self._record(0.0)
         if self._substeps:
+            self._extrapolate_back()
             self._hook(base.road)
         info["world"] = self.history[-1]
         return obs, info
@@ -211,6 +215,15 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.history.append(WorldState(round(time, 6), read_vehicles(base.road, base.vehicle, self._lane_numbers),
                                        read_objects(base.road),
                                        self._road, self._route_points))
+
+    def _extrapolate_back(self) -> None:
+        first = self.history[0]
+        velocity = first.vehicles[:, [V["vx"], V["vy"]]]
+        for k in range(1, HISTORY):
+            vehicles = first.vehicles.copy()
+            vehicles[:, [V["x"], V["y"]]] -= velocity * (k * self._substep)
+            self.history.appendleft(WorldState(round(-k * self._substep, 6), vehicles, first.objects, first.road,
+                                               first.route))
 
     def at(self, seconds_ago: float) -> WorldState:
         """The state `seconds_ago` [s] before the newest (the oldest one kept if the episode is younger)."""
