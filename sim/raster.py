@@ -52,12 +52,12 @@ class Rasteriser:
         self._reach = np.hypot(camera.height, camera.width) / s / 2 + MARGIN  # [m] culling radius
         self._marking_px = max(int(round(MARKING_WIDTH * s)), 1)
         self._route_px = max(int(round(ROUTE_WIDTH * s)), 1)
-        self._cell = 2 * self._reach  # [m] grid cells of the markings' index: the view spans at most 2 x 2
-        self._index = None  # (road, cells, low, high): the markings of the last road, by grid cell
+        self._cell = self._reach  # [m] grid cells of the markings' index: the view spans at most 3 x 3
+        self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
         self._grey = {name: luma(rgb) for name, rgb in
                       dict(ground=GREY, marking=WHITE, outline=OUTLINE, obstacle=YELLOW).items()}
-        # (fill, headlight) grey levels of the ego (row 0), other vehicles (1) and crashed ones (2)
-        self._body_grey = np.array([(luma(rgb), luma(lighten(rgb))) for rgb in (GREEN, BLUE, RED)])
+        # (body, headlight) grey levels
+        self._body_grey = {kind: (luma(rgb), luma(lighten(rgb))) for kind, rgb in dict(ego=GREEN, other=BLUE, crashed=RED).items()}
 
     # --- geometry -------------------------------------------------------------------------
     def transform(self, world: WorldState) -> tuple[np.ndarray, np.ndarray]:
@@ -69,47 +69,42 @@ class Rasteriser:
         # forward (c, n) goes up the rows, the ego's right (-n, c) along the columns
         return np.array([[-s * n, s * c], [-s * c, -s * n]]), np.array([cam.width / 2, cam.ego_row * cam.height])
 
-    def _pixels(self, points: np.ndarray, origin: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """World points (..., 2) [m] -> OpenCV fixed-point pixel coordinates (..., 2) int32."""
-        return np.rint(((points - origin) @ A.T + b - 0.5) * ONE).astype(np.int32)  # pixel centres at integers
+    def _affine(self, world: WorldState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(M (2, 2), m (2,), centre (2,)): OpenCV fixed-point pixels = world point @ M + m, with
+        pixel centres at integers; centre [m]: the ground at the frame's centre."""
+        A, b = self.transform(world)
+        origin = world.ego[:2].astype(np.float64)
+        mid = np.array([self.camera.width / 2, self.camera.height / 2])
+        centre = origin + A.T @ (mid - b) / self.camera.scaling**2  # A is the zoom times a rotation (or swap)
+        return A.T * ONE, (b - 0.5 - origin @ A.T) * ONE, centre
 
     def _visible_segments(self, road, centre: np.ndarray) -> np.ndarray:
-        """The marking pieces (K, 2, 2) whose boxes reach within the culling radius of `centre` [m]."""
+        """The marking pieces (K, 2, 2) in the grid cells within the culling radius of `centre` [m]
+        (at most 3 x 3 cells, kept until the frame's centre moves to other cells; OpenCV clips what
+        lies outside the frame)."""
         if self._index is None or self._index[0] is not road:
-            self._index = (road, *grid_index(road.segments, self._cell))
-        _, cells, low, high = self._index
+            self._index = (road, grid_index(road.segments, self._cell), {})
+        _, cells, drawn = self._index
         (x0, y0), (x1, y1) = np.floor((centre - self._reach) / self._cell), np.floor((centre + self._reach) / self._cell)
-        near = [cells[key] for key in ((i, j) for i in range(int(x0), int(x1) + 1) for j in range(int(y0), int(y1) + 1))
-                if key in cells]  # at most 2 x 2 cells; a long piece may come twice (drawn twice: harmless)
-        if not near:
-            return road.segments[:0]
-        candidates = np.concatenate(near) if len(near) > 1 else near[0]
-        keep = ((low[candidates] < centre + self._reach) & (high[candidates] > centre - self._reach)).all(axis=1)
-        return road.segments[candidates[keep]]
+        key = (int(x0), int(y0), int(x1), int(y1))
+        if key not in drawn:  # the pieces of these cells, kept while the ego stays in them
+            near = [cells[c] for c in ((i, j) for i in range(key[0], key[2] + 1) for j in range(key[1], key[3] + 1))
+                    if c in cells]
+            drawn.clear()
+            drawn[key] = road.segments[np.unique(np.concatenate(near))] if near else road.segments[:0]
+        return drawn[key]
 
     # --- drawing --------------------------------------------------------------------------
     def scene(self, world: WorldState) -> np.ndarray:
         """(H, W) uint8 luminance of road, markings, obstacles, vehicles and ego."""
         cam = self.camera
         image = np.full((cam.height, cam.width), self._grey["ground"], np.uint8)
-        A, b = self.transform(world)
-        origin = world.ego[[V["x"], V["y"]]].astype(np.float64)
-        centre = origin + np.linalg.solve(A, np.array([cam.width / 2, cam.height / 2]) - b)  # the frame's centre [m]
+        M, m, centre = self._affine(world)
         segments = self._visible_segments(world.road, centre)
         if len(segments):
-            cv2.polylines(image, self._pixels(segments, origin, A, b), False, self._grey["marking"], self._marking_px,
-                          cv2.LINE_AA, SHIFT)
-        objects = world.objects
-        if len(objects):
-            self._boxes(image, objects[:, :2], objects[:, 2], objects[:, 3], objects[:, 4], origin, A, b, centre,
-                        np.full(len(objects), self._grey["obstacle"]), None)
-        cars = world.vehicles
-        crashed = cars[:, V["crashed"]] > 0
-        kinds = np.where(crashed, 2, 1)
-        kinds[0] = 2 if crashed[0] else 0  # 0 ego, 1 other, 2 crashed
-        fill, light = self._body_grey[kinds].T
-        self._boxes(image, cars[:, :2], cars[:, V["heading"]], cars[:, V["length"]], cars[:, V["width"]],
-                    origin, A, b, centre, fill, light)
+            cv2.polylines(image, np.rint(segments @ M + m).astype(np.int32), False, self._grey["marking"],
+                          self._marking_px, cv2.LINE_AA, SHIFT)
+        self._boxes(image, world.vehicles, world.objects, M, m, centre)
         return image
 
     def route(self, world: WorldState) -> np.ndarray:
@@ -117,46 +112,57 @@ class Rasteriser:
         cam = self.camera
         image = np.zeros((cam.height, cam.width), np.uint8)
         if len(world.route) > 1:
-            A, b = self.transform(world)
-            origin = world.ego[[V["x"], V["y"]]].astype(np.float64)
-            cv2.polylines(image, [self._pixels(world.route, origin, A, b)], False, 255, self._route_px, cv2.LINE_AA, SHIFT)
+            M, m, _ = self._affine(world)
+            cv2.polylines(image, [np.rint(world.route @ M + m).astype(np.int32)], False, 255, self._route_px,
+                          cv2.LINE_AA, SHIFT)
         return image
 
-    def _boxes(self, image, position, heading, length, width, origin, A, b, centre, fill, light) -> None:
-        """Vehicles or obstacles (N,): rotated rectangles, headlights if `light` (N,) grey levels, 1 px
-        outlines. Bodies, then lights, then outlines, each grey level in one OpenCV call."""
-        near = np.abs(position - centre).max(axis=1) <= self._reach
-        if not near.any():
-            return
-        position, heading, length, width, fill = position[near], heading[near], length[near], width[near], fill[near]
-        c, n = np.cos(heading)[:, None, None, None], np.sin(heading)[:, None, None, None]
-        f = length[:, None, None] * RECT_F[0] + RECT_F[1]  # (N, 3, 4) [m] forward of the centre
-        r = width[:, None, None] * RECT_R[0] + RECT_R[1]  # (N, 3, 4) [m] to the right
-        corners = position[:, None, None] + f[..., None] * np.concatenate([c, n], -1) \
-            + r[..., None] * np.concatenate([-n, c], -1)  # (N, 3, 4, 2) [m]: body, left light, right light
-        pixels = self._pixels(corners, origin, A, b)
-        for grey in sorted(set(fill.tolist()), key=lambda g: g == fill[0]):  # row 0's (the ego's) last, on top
-            cv2.fillPoly(image, pixels[fill == grey, 0], int(grey), cv2.LINE_AA, SHIFT)
-        if light is not None:  # highway-env's headlight rectangles, left and right of the front
-            light = light[near]
-            for grey in set(light.tolist()):
-                cv2.fillPoly(image, pixels[light == grey, 1:].reshape(-1, 4, 2), int(grey), cv2.LINE_AA, SHIFT)
-        cv2.polylines(image, pixels[:, 0], True, self._grey["outline"], 1, cv2.LINE_AA, SHIFT)
+    def _boxes(self, image, vehicles: np.ndarray, objects: np.ndarray, M: np.ndarray, m: np.ndarray,
+               centre: np.ndarray) -> None:
+        """Obstacles, then vehicles, then the ego (vehicles row 0): rotated rectangles with, for
+        vehicles, highway-env's two headlights, and 1 px outlines; those far from the frame are
+        skipped, OpenCV clips the rest (this is the hot path: few numpy calls)."""
+        near = np.abs(vehicles[:, :2] - centre).max(axis=1) <= self._reach
+        if not near.all():
+            near[0] = True  # the ego stays row 0
+            vehicles = vehicles[near]
+        if len(objects):  # an obstacle's "headlights" are in its own colour: one code path for both
+            rows = np.zeros((len(objects), vehicles.shape[1]), np.float32)
+            rows[:, [V["x"], V["y"], V["heading"], V["length"], V["width"]]] = objects
+            vehicles = np.concatenate([vehicles[:1], rows, vehicles[1:]])
+        c, n = np.cos(vehicles[:, V["heading"], None, None]), np.sin(vehicles[:, V["heading"], None, None])  # (N, 1, 1)
+        ahead, right = c * M[0] + n * M[1], c * M[1] - n * M[0]  # (N, 1, 2) pixels per metre forward / right
+        f = (vehicles[:, V["length"], None] * RECT_F[0] + RECT_F[1])[..., None]  # (N, 12, 1) [m] forward
+        r = (vehicles[:, V["width"], None] * RECT_R[0] + RECT_R[1])[..., None]  # (N, 12, 1) [m] right
+        pixels = np.rint((vehicles[:, :2] @ M + m)[:, None] + f * ahead + r * right).astype(np.int32).reshape(-1, 3, 4, 2)
+        grey, rest = self._grey, pixels[1:]  # rest: obstacles, then the other vehicles
+        k = len(objects)
+        if k:
+            cv2.fillPoly(image, rest[:k, 0], grey["obstacle"], cv2.LINE_AA, SHIFT)
+        crashed = vehicles[:, V["crashed"]] > 0
+        others = rest[k:][~crashed[1 + k:]] if crashed.any() else rest[k:]
+        layers = [(others, "other"), (rest[k:][crashed[1 + k:]], "crashed"), (pixels[:1], "crashed" if crashed[0] else "ego")]
+        for group, kind in layers:
+            if len(group):
+                body, light = self._body_grey[kind]
+                cv2.fillPoly(image, group[:, 0], body, cv2.LINE_AA, SHIFT)
+                cv2.fillPoly(image, group[:, 1:].reshape(-1, 4, 2), light, cv2.LINE_AA, SHIFT)
+        cv2.polylines(image, pixels[:, 0], True, grey["outline"], 1, cv2.LINE_AA, SHIFT)
 
 
 # Corners of a vehicle's body and its two headlights (highway-env's VehicleGraphics) as linear
 # functions of its length (forward offsets: RECT_F[0] x length + RECT_F[1] [m]) and width (RECT_R).
 _LIGHT = HEADLIGHT_LENGTH
-RECT_F = (np.array([[-0.5, 0.5, 0.5, -0.5], [0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]]),
-          np.array([[0, 0, 0, 0], [-_LIGHT, 0, 0, -_LIGHT], [-_LIGHT, 0, 0, -_LIGHT]], float))
-RECT_R = (np.array([[-0.5, -0.5, 0.5, 0.5], [-1.4 / 3] * 4, [0.6 / 5] * 4]),
-          np.array([[0, 0, 0, 0], [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH], [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH]],
-                   float))
+# 12 corners: the body's 4, then each headlight's 4.
+RECT_F = (np.array([-0.5, 0.5, 0.5, -0.5] + [0.5] * 8),
+          np.array([0, 0, 0, 0] + [-_LIGHT, 0, 0, -_LIGHT] * 2, float))
+RECT_R = (np.array([-0.5, -0.5, 0.5, 0.5] + [-1.4 / 3] * 4 + [0.6 / 5] * 4),
+          np.array([0, 0, 0, 0] + [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH] * 2, float))
 
 
-def grid_index(segments: np.ndarray, cell: float) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Marking pieces by grid cell (cell [m] square): {(i, j): piece indices}, and the pieces'
-    box corners (S, 2) low and high. A long piece (a 10 km straight edge) is in every cell it spans."""
+def grid_index(segments: np.ndarray, cell: float) -> dict:
+    """Marking pieces by grid cell (cell [m] square): {(i, j): piece indices}. A long piece (a
+    10 km straight edge) is in every cell it spans."""
     low, high = segments.min(axis=1), segments.max(axis=1)
     first, last = np.floor(low / cell).astype(int), np.floor(high / cell).astype(int)
     cells: dict[tuple[int, int], list[int]] = {}
@@ -167,7 +173,7 @@ def grid_index(segments: np.ndarray, cell: float) -> tuple[dict, np.ndarray, np.
         for i in range(first[n, 0], last[n, 0] + 1):
             for j in range(first[n, 1], last[n, 1] + 1):
                 cells.setdefault((i, j), []).append(n)
-    return {key: np.array(value) for key, value in cells.items()}, low, high
+    return {key: np.array(value) for key, value in cells.items()}
 
 
 class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):

@@ -15,7 +15,7 @@ from agents.dqn import DQNAgent, DQNConfig, DQNLearner, td_targets
 from agents.replay import NStepCollector, ReplayBuffer
 from agents.runs import train_agent
 from perception.device import resolve_device
-from sim import make_env
+from sim import CameraConfig, make_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,12 +184,12 @@ def test_interrupting_training_saves_a_checkpoint_and_says_how_to_resume(tmp_pat
 
 
 def test_camera_input_fine_tunes_the_pretrained_encoder_and_replay_keeps_uint8_frames():
-    from perception.weights import load_encoder
+    from perception.weights import CAMERA_WEIGHTS, load_encoder
 
-    space = gym.spaces.Box(0, 255, (4, 128, 64), np.uint8)
+    space = gym.spaces.Box(0, 255, CameraConfig().shape, np.uint8)
     config = DQNConfig(obs="camera", batch_size=4, prioritized=False)
-    learner = DQNLearner(config, space, 5, torch.device("cpu"), encoder=load_encoder())
-    pretrained = load_encoder().stem[0].weight.detach().clone()
+    learner = DQNLearner(config, space, 5, torch.device("cpu"), encoder=load_encoder(CAMERA_WEIGHTS))
+    pretrained = load_encoder(CAMERA_WEIGHTS).stem[0].weight.detach().clone()
     torch.testing.assert_close(learner.q.encoder.stem[0].weight, pretrained)  # initialised from the weights
     buffer = ReplayBuffer(16, space.shape, np.uint8, alpha=0.0, seed=0)
     rng = np.random.default_rng(0)

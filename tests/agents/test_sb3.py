@@ -122,9 +122,9 @@ def _encoder_state(agent):
 
 @pytest.mark.parametrize("finetune", [False, True])
 def test_the_encoder_is_frozen_unless_finetuning_is_asked(tmp_path, finetune):
-    from perception.weights import load_encoder
+    from perception.weights import CAMERA_WEIGHTS, load_encoder
 
-    pretrained = load_encoder().state_dict()
+    pretrained = load_encoder(CAMERA_WEIGHTS).state_dict()  # obs="camera": the world-state camera's encoder
     run_dir = train("ppo", "merge", tmp_path, steps=64, obs="camera", finetune_encoder=finetune)
     trained_agent = PPOAgent.load(run_dir / "last", make_env("merge", obs="camera"))
     after = _encoder_state(trained_agent)

@@ -179,7 +179,7 @@ def test_another_scenario_is_refused(copy):
 def test_another_observation_mode_is_refused(copy):
     name, folder = copy
     message = refused(name, folder, make_env("merge", obs="camera"), scenario="merge")
-    assert message == f"{folder} was trained on obs='kinematics' (11, 6); this env gives (4, 128, 64)"
+    assert message == f"{folder} was trained on obs='kinematics' (11, 6); this env gives (5, 128, 64)"
 
 
 def test_another_agent_types_checkpoint_is_refused(copy, env):

@@ -35,6 +35,20 @@ def test_the_same_seed_gives_the_same_frames():
     assert runs[0][-1, -2].std() > 0 and runs[0][-1, -1].max() == 255  # a scene, and the route in view
 
 
+def test_the_first_frames_of_an_episode_show_the_motion_the_truth_has():
+    """highway-env starts cars moving: before the reset the history is the first state moved back
+    at constant velocity, so the first stack is not four copies of one image."""
+    env = make_env("highway", obs="camera", seed=1)
+    obs, info = env.reset()
+    assert all((obs[k] != obs[3]).any() for k in range(3))
+    wrapper = env
+    while not hasattr(wrapper, "history"):
+        wrapper = wrapper.env
+    first, earlier = wrapper.history[-1], wrapper.history[-2]
+    assert earlier.time == -0.2  # highway: 5 Hz simulation
+    np.testing.assert_allclose(first.vehicles[:, :2] - earlier.vehicles[:, :2], 0.2 * first.vehicles[:, 4:6], atol=1e-4)
+
+
 def test_frames_are_dt_apart_from_the_simulation_substeps():
     camera = CameraConfig(dt=0.4, stack=3)
     env = make_env("highway", obs="camera", camera=camera, seed=1)  # 5 Hz simulation, 1 Hz policy
