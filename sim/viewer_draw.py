@@ -152,7 +152,8 @@ def _draw_scene(canvas, state: ViewState, box) -> None:
 def _draw_camera(canvas, state: ViewState, box) -> None:
     import pygame
 
-    x, y, w, _ = box
+    x, y, w, h = box
+    bottom = y + h
     if state.camera is None:
         _text(canvas, "agent input: no camera input", (x + 6, y + 6))
         _text(canvas, "(kinematics observation)", (x + 6, y + 28), DIM, 18)
@@ -160,10 +161,12 @@ def _draw_camera(canvas, state: ViewState, box) -> None:
     stack, rows, cols = state.camera.shape
     y += 4 + _text(canvas, f"agent input: {stack} x {rows} x {cols} (as received)", (x + 6, y + 4), TEXT, 18)
     gap = 4
-    for i, frame in enumerate(state.camera):  # raw orientation: rows = world x (road runs down)
-        grey = np.repeat(frame[:, :, None], 3, axis=2)
-        canvas.blit(_surface(grey), (x + 6 + i * (cols + gap), y))
-    y += rows + 6
+    shrink = min(1.0, (w - 12) / (stack * (cols + gap)))  # five ego frames are wider than the panel
+    size = (max(int(cols * shrink), 1), max(int(rows * shrink), 1))
+    for i, frame in enumerate(state.camera):  # raw orientation, as the agent got it
+        grey = _surface(np.repeat(frame[:, :, None], 3, axis=2))
+        canvas.blit(pygame.transform.scale(grey, size) if shrink < 1 else grey, (x + 6 + i * (size[0] + gap), y))
+    y += size[1] + 6
     label_x = x + 6
     for text, colour in (("perception: ", TEXT), ("truth (boxes)  ", TRUTH_COLOUR), ("predicted (crosses)", PREDICTED_COLOUR)):
         _text(canvas, text, (label_x, y), colour, 18)
@@ -173,7 +176,7 @@ def _draw_camera(canvas, state: ViewState, box) -> None:
     latest = state.camera[(state.scene_frames or len(state.camera)) - 1]
     ego_frame = state.camera_frame == "ego"
     latest = latest if ego_frame else latest.T  # world frame (W, H): rows = world y, columns = world x
-    zoom = PERCEPTION_ZOOM
+    zoom = max(1, min(PERCEPTION_ZOOM, (bottom - y - 4) // latest.shape[0]))  # a tall ego frame fits the panel
     grey = np.repeat(np.repeat(np.repeat(latest[:, :, None], 3, axis=2), zoom, axis=0), zoom, axis=1)
     origin = (x + 6, y)
     canvas.blit(_surface(grey), origin)

@@ -41,3 +41,20 @@ def test_shipped_weights_beat_predicting_no_vehicles(held_out_sample):
     assert baseline["f1"] == 0
     assert ours["f1"] > 0.8, ours
     assert ours["position_mae"] < 2.0, ours
+
+
+def test_the_v2_encoder_reads_the_world_state_camera_and_perceives():
+    """v2 (perception/weights/v2.pt) is the world-state camera's encoder: its card holds the camera
+    contract, and on fresh test seeds it finds the cars and the lane."""
+    from perception.weights import CAMERA_WEIGHTS
+
+    card = json.loads((WEIGHTS_DIR / f"{CAMERA_WEIGHTS}.json").read_text())
+    assert card["sha256"] == file_sha256(WEIGHTS_DIR / f"{CAMERA_WEIGHTS}.pt")
+    assert card["architecture"]["camera"] == CameraConfig().contract()
+    encoder = load_encoder(CAMERA_WEIGHTS)
+    arrays = collect.collect_job("merge", "test", samples=20)["arrays"]  # the default camera: ours
+    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
+    ours = score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
+    assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0, ours
+    lane = encoder.predict_lane(arrays["frames"])
+    assert np.abs(lane[:, 1] - arrays["lane"][:, 1]).mean() < 0.5  # lateral offset [m]
