@@ -236,6 +236,8 @@ def check_training_options(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):  # paths printed hold folder names: bytes not UTF-8 print as \udcff
+        sys.stdout.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.suite and (args.replay or args.save_replay):

@@ -67,12 +67,30 @@ class Agent(ABC):
         return folder
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: gym.Env, scenario: str | None = None) -> "Agent":
-        """The agent saved in `path`, for `env` (learning agents also check it was trained on `scenario`)."""
+    def check_checkpoint(cls, path: str | os.PathLike) -> dict:
+        """The config of a checkpoint folder of this agent, after every check load() makes before it
+        needs an env (learning agents: model.pt too). A suite makes them for each folder up front."""
         config = read_config(path)
         if config.get("agent") != cls.name:
             raise AgentError(f"{path} holds a {config.get('agent')!r} checkpoint, not {cls.name!r}")
-        return cls(env, seed=config.get("seed"))
+        check_seed(path, config)
+        return config
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: gym.Env, scenario: str | None = None) -> "Agent":
+        """The agent saved in `path`, for `env` (learning agents also check it was trained on `scenario`)."""
+        return cls(env, seed=cls.check_checkpoint(path).get("seed"))
+
+
+def check_seed(path: str | os.PathLike, config: dict) -> None:
+    """A checkpoint's seed seeds the agent (and a resumed run's workers): refuse a hand-edited one here,
+    in one line naming the file, not as a crash inside numpy or SB3."""
+    from scenarios.seeds import MAX_SEED
+
+    seed = config.get("seed")
+    if seed is not None and not (type(seed) is int and 0 <= seed <= MAX_SEED):  # type(): true is not 1
+        raise AgentError(f"{Path(path) / CONFIG_FILE} is corrupt: seed must be an integer from 0 to {MAX_SEED} "
+                         f"or null, got {seed!r:.40}")
 
 
 def read_config(path: str | os.PathLike) -> dict:

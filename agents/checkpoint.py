@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import scenarios
-from agents.base import CONFIG_FILE, AgentError, read_config
+from agents.base import CONFIG_FILE, AgentError, check_seed, read_config
 from sim.files import atomic_write_all, json_text, state_file_error
 
 FORMAT_VERSION = 1
@@ -58,6 +58,7 @@ def load_checkpoint(folder: str | os.PathLike, agent: str) -> tuple[dict, dict]:
     check_format_version(folder, config.get("format_version"))
     if config.get("agent") != agent:
         raise AgentError(f"{folder} holds a {config.get('agent')!r} checkpoint, not {agent!r}")
+    check_seed(folder, config)  # it seeds the agent before restore_progress runs
     path = Path(folder) / MODEL_FILE
     if not path.is_file():
         raise AgentError(f"{folder} has no {MODEL_FILE} (a checkpoint folder holds {MODEL_FILE} and {CONFIG_FILE})")

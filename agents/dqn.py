@@ -238,6 +238,10 @@ class DQNAgent(Agent):
         return save_checkpoint(path, state, self.config())
 
     @classmethod
+    def check_checkpoint(cls, path) -> dict:
+        return load_checkpoint(path, cls.name)[1]  # config.json, and model.pt: weights only
+
+    @classmethod
     def load(cls, path, env: gym.Env, device: str | torch.device = "cpu", scenario: str | None = None) -> "DQNAgent":
         """The agent saved in `path`, for `env`; with `scenario`, refuses one trained on another scenario."""
         state, config = load_checkpoint(path, cls.name)

@@ -4,9 +4,12 @@ or a zoo label (`zoo`, `zoo:dqn`) to checkpoint folders, with one hash of a chec
     checkpoint_for(cls, scenario, checkpoint, obs)   one scenario, as run_sim.py plays it
     resolve_agent(text, suite_scenarios)             an AgentSpec for a suite, per scenario
     checkpoint_hash(folder)                          the hash records, headers and replays carry
+    verify_checkpoint(folder, agent)                 its files checked as playing it would load them
 
 Every path to a folder (`zoo:dqn` in a suite, `--agent zoo/merge/dqn`, a replay) hashes it with
-checkpoint_hash, so the same files give the same hash wherever they are named from.
+checkpoint_hash, so the same files give the same hash wherever they are named from. Every folder a
+suite will play is verified here, before its first episode: a refused checkpoint stops the suite
+in one line instead of failing every episode in a worker (and being ranked with a score of 0).
 """
 
 from __future__ import annotations
@@ -19,14 +22,44 @@ from pathlib import Path
 from agents.base import AgentError, read_config
 
 
+# The files a checkpoint consists of (agents/checkpoint.py; a baseline's has config.json only), sorted.
+CHECKPOINT_FILES = ("config.json", "model.pt")
+
+
 def checkpoint_hash(folder: str | Path) -> str:
-    """sha256 over every file's relative path and bytes, in sorted order (16 hex digits).
-    Dot files (a manifest lock, editor swap files) are not part of a checkpoint."""
+    """sha256 over each checkpoint file's name and bytes (16 hex digits), read in 1 MiB chunks.
+
+    Only CHECKPOINT_FILES: a run folder also holds last/, metrics.json and TensorBoard events (they
+    change as training goes on, and a multi-GB file dropped there was read into memory whole). A zoo
+    folder holds nothing else, so its hash is the one every file gave before."""
     folder = Path(folder)
     digest = hashlib.sha256()
-    for file in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for name in CHECKPOINT_FILES:
+        file = folder / name
+        if file.is_file():  # not a FIFO: it would block the read
+            digest.update(name.encode() + b"\0")
+            with open(file, "rb") as data:
+                for chunk in iter(lambda: data.read(1 << 20), b""):
+                    digest.update(chunk)
+            digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def verify_checkpoint(folder: str | Path, agent: str | None = None) -> dict:
+    """The config.json of a checkpoint folder, once its files are known to load as playing it loads
+    them: a zoo folder's files as zoo/manifest.json lists them, and whatever the agent's own
+    check_checkpoint checks (a learning agent's model.pt: weights only, agents/checkpoint.py).
+    agent: the registry name it must hold."""
+    import agents
+    from agents import zoo
+
+    config = read_config(folder)
+    zoo.verify_shipped(folder)  # nothing to check outside zoo/
+    cls = agents.get_class(str(config.get("agent")))  # raises with the valid names
+    if agent is not None and cls.name != agent:
+        raise AgentError(f"{folder} holds a {cls.name!r} checkpoint, not {agent!r}")
+    cls.check_checkpoint(folder)  # refuses a crafted, truncated or foreign model.pt
+    return config
 
 
 def _identity_hash(identity: dict) -> str:
@@ -58,8 +91,10 @@ def checkpoint_for(agent_class, scenario: str, checkpoint: str | None, obs: str 
     """(checkpoint folder or None, obs mode) to play `agent_class` on `scenario`.
 
     Learning agents need a checkpoint: the given one, else the newest run's best, else the
-    shipped one; the observation mode is the one it was trained with.
+    shipped one (checked against zoo/manifest.json); the observation mode is the one it was
+    trained with. Loading the agent then checks the rest, before anything plays.
     """
+    from agents import zoo
     from agents.runs import checkpoint_obs, find_checkpoint
 
     if not agent_class.trainable:
@@ -69,6 +104,7 @@ def checkpoint_for(agent_class, scenario: str, checkpoint: str | None, obs: str 
         raise AgentError(f"no trained {agent_class.name} for {scenario}: train one with "
                          f"`python run_sim.py --scenario {scenario} --agent {agent_class.name} --train`")
     trained_obs = checkpoint_obs(path)
+    zoo.verify_shipped(path)
     if obs and obs != trained_obs:
         raise AgentError(f"{path} was trained on obs={trained_obs!r}, not {obs!r}")
     return path, trained_obs
@@ -102,21 +138,21 @@ def resolve_agent(text: str, suite_scenarios=()) -> AgentSpec:
         raise AgentError(
             f"unknown agent {text!r}; give a registered agent ({', '.join(agents.names())}) or a checkpoint folder"
         )
-    config = read_config(folder)
-    agents.get_class(str(config.get("agent")))  # raises with the valid names
+    config = verify_checkpoint(folder)
     return AgentSpec(folder.resolve().name, config["agent"], str(folder.resolve()), checkpoint_hash(folder))
 
 
 def _trained_checkpoint(cls, scenario) -> tuple[str, str | None, str]:
     """(scenario, folder, hash) of a learning agent's checkpoint for a suite scenario, trying its
-    lineage (a variant, then its base); (scenario, None, why and how to train one) if none."""
+    lineage (a variant, then its base); (scenario, None, why and how to train one) if none. The
+    checkpoint found is verified: a corrupt one stops the suite, it is not skipped for another."""
+    from agents.runs import find_checkpoint
+
     names = scenario.lineage
     for name in names:
-        try:
-            folder = checkpoint_for(cls, name, None, None)[0]
-        except AgentError:
-            continue
+        folder = find_checkpoint(name, cls.name)
         if folder is not None:
+            verify_checkpoint(folder, cls.name)
             return (scenario.name, str(Path(folder).resolve()), checkpoint_hash(folder))
     return (scenario.name, None, f"no trained {cls.name} checkpoint for {' or '.join(names)}; "
             f"train one: python run_sim.py --scenario {names[-1]} --agent {cls.name} --train")
@@ -139,6 +175,7 @@ def zoo_checkpoints(text: str, suite_scenarios) -> tuple:
         for name in names:
             folder = zoo.ZOO_DIR / name / (wanted or manifest["defaults"].get(name, ""))
             if (folder / "model.pt").exists():
+                verify_checkpoint(folder)  # against the manifest too
                 found = (scenario.name, str(folder.resolve()), checkpoint_hash(folder))
                 break
         rows.append(found or (scenario.name, None, f"the zoo has no {wanted or 'agent'} for {' or '.join(names)}"))

@@ -210,6 +210,10 @@ class SB3Agent(Agent):
         return save_checkpoint(path, state, self.config())
 
     @classmethod
+    def check_checkpoint(cls, path) -> dict:
+        return load_checkpoint(path, cls.name)[1]  # config.json, and model.pt: weights only
+
+    @classmethod
     def load(cls, path, env: gym.Env, device: str | torch.device = "cpu", scenario: str | None = None) -> "SB3Agent":
         state, config = load_checkpoint(path, cls.name)
         try:

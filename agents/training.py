@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 import scenarios
 from agents.base import AgentError
+from scenarios.fields import FieldError, check_fields, integer, number
 from scenarios.load import LARGE_FILE_BYTES, LoadError, read_json
 from scenarios.seeds import training_env_seeds, validation_seeds
 from sim import make_env, make_vec_env
@@ -58,17 +59,29 @@ def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int
     return result
 
 
+# The fields of an evaluation that choosing the best checkpoint (RunFolder._rank) and the zoo read;
+# optional: absent from runs older than them. A NaN score would never rank, a string would crash.
+EVALUATION = {"steps": integer(), "success_rate": number(0, 1), "mean_return": number()}
+EVALUATION_OPTIONAL = {"mean_driving_score": number(), "collision_rate": number(0, 1), "mean_speed": number(),
+                       "train_seconds": number(0), "episodes": integer(1)}
+
+
 def read_history(path: Path) -> list[dict]:
     """A run's metrics.json: its evaluations, oldest first ([] before the first). A corrupt one is an
-    AgentError naming it, not a traceback when --resume starts or when the zoo ships the run."""
+    AgentError naming it and the field, not a traceback when --resume starts or the zoo ships the run."""
     try:
-        history = read_json(path, max_bytes=LARGE_FILE_BYTES)
+        history = read_json(path, max_bytes=LARGE_FILE_BYTES, max_values=None)  # bounded by its size
     except FileNotFoundError:
         return []
     except (LoadError, OSError) as err:  # not JSON, or a FIFO, too big, too deep (scenarios/load.py)
         raise AgentError(f"{path} is corrupt: {getattr(err, 'reason', None) or err.strerror or err}") from None
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+    if not isinstance(history, list):
         raise AgentError(f"{path} is corrupt: expected a JSON list of evaluations")
+    try:
+        for i, evaluation in enumerate(history):
+            check_fields(evaluation, EVALUATION, EVALUATION_OPTIONAL, where=f"evaluation {i}: ")
+    except FieldError as err:
+        raise AgentError(f"{path} is corrupt: {err}") from None
     return history
 
 

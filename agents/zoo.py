@@ -26,6 +26,7 @@ from pathlib import Path
 
 from agents.base import AgentError, read_config
 from agents.runs import ZOO_DIR
+from scenarios.errors import ScenarioError
 from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json, read_yaml
 
 RECIPES_FILE = ZOO_DIR / "recipes.yaml"
@@ -78,7 +79,37 @@ def write_manifest(manifest: dict) -> None:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):  # 1 MiB at a time: memory stays bounded
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_shipped(folder: str | os.PathLike) -> None:
+    """Refuse a folder under zoo/ that zoo/manifest.json does not list, or whose files differ from
+    the sha256 it lists: a shipped agent must be the one its published numbers were measured with,
+    and a changed file there (a crafted one too) is one line before anything loads it. Called
+    wherever a zoo folder is resolved to play or score (agents/resolve.py). A folder outside zoo/
+    is a checkpoint of the user's own: nothing to check."""
+    folder = Path(folder).resolve()
+    try:
+        key = folder.relative_to(ZOO_DIR.resolve()).as_posix()
+    except ValueError:
+        return
+    shown = folder.relative_to(ZOO_DIR.resolve().parent).as_posix()
+    fix = (f"restore the shipped files (git checkout -- {shown}) or ship a run of your own there "
+           "(python -m agents.zoo ship RUN)")
+    entry = read_manifest()["agents"].get(key)
+    files = entry.get("files") if isinstance(entry, dict) else None
+    if not isinstance(files, dict) or not files:
+        raise AgentError(f"{folder} is not in {MANIFEST_FILE}, which lists every shipped agent: {fix}")
+    for name, listed in sorted(files.items()):
+        file = folder / name
+        actual = sha256(file) if file.is_file() else None
+        if actual != listed:
+            found = "is missing" if actual is None else f"has sha256 {actual[:12]}..., listed {str(listed)[:12]}..."
+            raise AgentError(f"{file} differs from {MANIFEST_FILE} (it {found}): {fix}")
 
 
 def hardware() -> str:
@@ -114,13 +145,14 @@ def best_evaluation(run_dir: Path) -> dict | None:
 def ship(run_dir: Path, command: str, recipe: dict | None = None) -> Path:
     """Copy a run's best checkpoint into zoo/<scenario>/<agent>/ (inference state only) and
     record it in the manifest; it becomes the scenario's default if it evaluated better."""
-    import torch
-
-    from agents.checkpoint import MODEL_FILE, save_checkpoint
+    import agents
+    import scenarios
+    from agents.checkpoint import load_checkpoint, save_checkpoint
 
     config = read_config(run_dir)
-    scenario, agent = config["scenario"], config["agent"]
-    state = torch.load(run_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+    agent = agents.get_class(str(config.get("agent"))).name
+    scenario = scenarios.get(str(config.get("scenario"))).name  # a catalog name: zoo/<scenario>/ stays in zoo/
+    state = load_checkpoint(run_dir, agent)[0]  # the one safe path: weights only, one line if refused
     machine = hardware()
     evaluation = best_evaluation(run_dir)
     last = read_config(run_dir / "last") if (run_dir / "last" / "config.json").exists() else {}
@@ -217,9 +249,16 @@ def list_zoo() -> int:
     return 0
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (and exit code 2), as run_sim.py's: --help has the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.zoo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(prog="python -m agents.zoo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     trainer = commands.add_parser("train", help="train by zoo/recipes.yaml and ship the best checkpoints")
     trainer.add_argument("--agent", required=True, help="an agent with recipes in zoo/recipes.yaml (dqn, ppo, sac)")
@@ -262,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         from perception.device import resolve_device
 
         return train(args.agent, names, recipes, resolve_device(args.device), args.resume)
-    except AgentError as err:
+    except (AgentError, ScenarioError) as err:  # a bad checkpoint, run or catalog file: one line
         parser.error(str(err))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -33,6 +33,16 @@ SUCCESS_RULES = {
 # the action by the scenario's own `action:` entry.
 RESERVED_CONFIG_KEYS = {"observation", "action"}
 MAX_BUDGET = 10**9  # [steps] any budget above is a typo (10**9 env steps are weeks of CPU)
+# Config keys whose highway-env default is null, so the default shows no type: what else each takes
+# (rule text, test of a value given the merged config). A null-default key not listed here may only
+# stay null: highway-env would find a value of the wrong type only in a worker, in every episode.
+NULL_DEFAULTS = {
+    "initial_lane_id": (lambda c: f"a lane index from 0 to {_lanes(c) - 1} (lanes_count {_lanes(c)})",
+                        lambda v, c: _is_count(v) and v < _lanes(c)),
+    "incoming_vehicle_destination": (lambda c: "0, 1 or 2 (the roundabout exit the incoming car takes)",
+                                     lambda v, c: _is_count(v) and v <= 2),
+    "offscreen_rendering": (lambda c: "true, false", lambda v, c: isinstance(v, bool)),
+}
 # highway-env takes any number for these and fails (0 lanes, 0 Hz: a division by zero) or never
 # finishes a reset (10**9 vehicles) only later, inside a worker. Other numbers (rewards) must be finite.
 CONFIG_RANGES = {
@@ -152,6 +162,18 @@ def _read_yaml(name: str) -> dict:
 
 @functools.cache
 def _load(name: str, chain: tuple[str, ...]) -> Scenario:
+    """A catalog scenario; its errors name its file (or the base's file, when the base is at fault),
+    so that whichever command reads it says which file to fix."""
+    try:
+        return _load_file(name, chain)
+    except ScenarioError as err:
+        files = _catalog_files()
+        if name not in files or any(str(file) in str(err) for file in files.values()):
+            raise  # an unknown name, or the message names its file already
+        raise ScenarioError(f"{files[name]}: {err}") from None
+
+
+def _load_file(name: str, chain: tuple[str, ...]) -> Scenario:
     if name in chain:
         raise ScenarioError(f"scenario {name!r}: circular 'base' chain {' -> '.join(chain + (name,))}")
     raw = _read_yaml(name)
@@ -287,6 +309,9 @@ def _validate(scenario: Scenario) -> None:
                 f"scenario {name!r}: unknown config key {key!r} for {scenario.env_id}; valid keys: {', '.join(valid)}"
             )
         _check_config_value(name, key, value, env_defaults[key])
+    for key, value in scenario.config.items():  # after the numbers they depend on (lanes_count)
+        if env_defaults[key] is None and value is not None:
+            _check_null_default(name, key, value, {**env_defaults, **scenario.config})
     frequencies = {k: scenario.config.get(k, env_defaults.get(k)) for k in ("policy_frequency", "simulation_frequency")}
     if None not in frequencies.values() and frequencies["policy_frequency"] > frequencies["simulation_frequency"]:
         # highway-env simulates sim // policy steps per decision: 0, and time stands still.
@@ -304,6 +329,25 @@ def _check_config_value(name: str, key: str, value: Any, default: Any) -> None:
             raise ScenarioError(f"scenario {name!r}: config.{key} must be {bounds}, got {value!r}")
     if isinstance(default, str) and default.startswith("highway_env.vehicle."):
         _check_vehicle_class(name, f"config.{key}", value)
+
+
+def _check_null_default(name: str, key: str, value: Any, config: dict) -> None:
+    """A value for a config key whose highway-env default is null (NULL_DEFAULTS)."""
+    if key not in NULL_DEFAULTS:
+        raise ScenarioError(f"scenario {name!r}: config.{key} must stay null (highway-env's default): the sandbox "
+                            f"does not know what else it takes, got {value!r:.40}")
+    rule, test = NULL_DEFAULTS[key]
+    if not test(value, config):
+        raise ScenarioError(f"scenario {name!r}: config.{key} must be {rule(config)} or null, got {value!r:.40}")
+
+
+def _lanes(config: dict) -> int:
+    lanes = config.get("lanes_count")
+    return int(lanes) if isinstance(lanes, (int, float)) and not isinstance(lanes, bool) else 1
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check_value_type(name: str, key: str, value: Any, default: Any) -> None:

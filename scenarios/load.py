@@ -13,7 +13,9 @@ what is wrong and the limit, before any of it reaches the callers' validation:
   YAML: counted while composing, before anything is constructed);
 - YAML: at most MAX_ALIASES aliases, expanding to at most MAX_NODES nodes, none recursive;
 - JSON: NaN and Infinity only where the caller allows them (results.json writes a min_ttc of
-  "never closing in" as Infinity).
+  "never closing in" as Infinity);
+- JSON: at most max_values values (counted before parsing): 256 MiB of `1,` is 134 million
+  Python objects, gigabytes of memory and minutes for whoever walks them (a replay's actions).
 
 OS errors (a missing file, no permission, a directory) stay OSErrors, as open() raises them:
 callers already say "no checkpoint at ..." or "nothing to resume" for those.
@@ -39,6 +41,10 @@ MiB = 1 << 20
 MAX_DEPTH = 100  # nested lists/mappings; our files nest at most 6 deep, Python's recursion limit is 1000
 MAX_ALIASES = 100  # per YAML document; our files use none
 MAX_NODES = 1_000_000  # YAML nodes after alias expansion (a suite of 100 000 seeds has about 100 000)
+# JSON values per file unless the caller says otherwise. Sized for replays (sim/replay.py takes the
+# default): a racetrack episode is about 1,200 values (300 steps), a merge one 280, so this is
+# 1,600-7,000 episodes, days of video at real time. results.json and metrics.json pass their own.
+MAX_VALUES = 2_000_000
 SMALL_FILE_BYTES = 1 * MiB  # configs, catalog entries, settings tables, model cards, the zoo manifest
 SUITE_FILE_BYTES = 8 * MiB  # a suite listing its 100 000 seeds one by one takes about 1.3 MB
 LARGE_FILE_BYTES = 256 * MiB  # replays and training histories (metrics.json)
@@ -93,15 +99,20 @@ def read_text(path: str | os.PathLike, *, max_bytes: int) -> str:
 
 
 def read_json(path: str | os.PathLike, *, max_bytes: int = SMALL_FILE_BYTES, finite: bool = False,
-              max_depth: int = MAX_DEPTH) -> Any:
-    """A bounded JSON file's data. finite: refuse NaN and Infinity (json.dumps writes them by default)."""
-    return parse_json(read_text(path, max_bytes=max_bytes), path, finite=finite, max_depth=max_depth)
+              max_depth: int = MAX_DEPTH, max_values: int | None = MAX_VALUES) -> Any:
+    """A bounded JSON file's data. finite: refuse NaN and Infinity (json.dumps writes them by default).
+    max_values: None for files bounded by their size alone."""
+    return parse_json(read_text(path, max_bytes=max_bytes), path, finite=finite, max_depth=max_depth,
+                      max_values=max_values)
 
 
 def parse_json(text: str, path: str | os.PathLike = "<text>", *, finite: bool = False,
-               max_depth: int = MAX_DEPTH) -> Any:
-    if _json_depth(text) > max_depth:
+               max_depth: int = MAX_DEPTH, max_values: int | None = MAX_VALUES) -> Any:
+    depth, values = _json_shape(text)
+    if depth > max_depth:
         raise LoadError(path, f"nests lists/objects more than {max_depth} deep, the limit")
+    if max_values is not None and values > max_values:
+        raise LoadError(path, f"holds more than {max_values:,} values, the limit for this file")
     try:
         if finite:
             return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
@@ -153,12 +164,16 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-def _json_depth(text: str) -> int:
-    """How deep lists/objects nest in JSON text, without recursion (json.loads recurses per level)."""
+def _json_shape(text: str) -> tuple[int, int]:
+    """(how deep lists/objects nest, how many values there are) in JSON text, without parsing it
+    (json.loads recurses per level). Values: every item of a list or object and the document itself,
+    so commas + collections + 1 (an empty collection counts one value too many)."""
     if text.count("[") + text.count("{") == 0:
-        return 0
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+        return 0, 1
+    outside_strings = _JSON_STRING.sub("", text)  # a comma or bracket in a string is not structure
+    brackets = _NOT_BRACKET.sub("", outside_strings)
+    depth = max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    return depth, outside_strings.count(",") + len(brackets) // 2 + 1
 
 
 class _BoundedLoader(yaml.SafeLoader):

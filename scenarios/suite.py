@@ -105,7 +105,10 @@ def _load(path: str) -> Suite:
         raise ScenarioError(f"suite {name!r}: {len(entries)} scenarios x {len(seeds)} seeds x {episodes} episodes "
                             f"is more than {MAX_SUITE_EPISODES:,} episodes per agent")
     for entry in entries:
-        entry.load()  # validate every variant now, not in a worker halfway through a run
+        try:
+            entry.load()  # validate every variant now, not in a worker halfway through a run
+        except ScenarioError as err:  # a variant's error names the suite it is defined in
+            raise ScenarioError(f"suite {name!r}: {err}" if entry.base else str(err)) from None
     return Suite(name, raw["description"].strip(), seeds, episodes, entries)
 
 

@@ -25,8 +25,10 @@ class ScoringError(Exception):
 
 
 class SuiteSetupError(ScoringError):
-    """Bad input, found before any episode runs: unknown suite or agent, an agent named twice,
-    results that cannot be resumed with these agents. Nothing new is written."""
+    """Bad input, found before any episode runs: unknown suite or agent, an agent named twice, a
+    checkpoint its agent would refuse to load (agents/resolve.py verifies each one), results that
+    cannot be resumed (other agents, corrupt values), a name that would put reports outside
+    reports_dir. Nothing new is written."""
 
 
 class SuiteStoppedError(ScoringError):

@@ -2,6 +2,11 @@
 
 The three are rendered in memory, then written together atomically (sim/files.py): a full
 disk or an interrupt while rewriting them leaves the previous three whole and consistent.
+
+Agent, suite and scenario names come from folder and file names, so they may hold anything a file
+name can: bytes that are not UTF-8, `$...$` (matplotlib reads it as mathtext and fails on most),
+'|' (a markdown table cell). Every name is escaped where it is drawn or written (printable,
+markdown, mathtext_free): the reports of a run whose episodes all played are always written.
 """
 
 from __future__ import annotations
@@ -27,6 +32,26 @@ CSV_FIELDS = (
     "driving_score",
     "error",
 )
+
+
+def printable(name: str) -> str:
+    """A name as text any file or terminal takes: bytes that are not UTF-8 (a file name decodes them
+    to surrogates) as \\xff, control characters (a newline) as escapes such as \\n."""
+    try:
+        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (JSON "\\ud800" in results.json)
+        text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def markdown(name: str) -> str:
+    """A name inside a markdown table: a '|' would end its cell."""
+    return printable(name).replace("|", "\\|")
+
+
+def mathtext_free(name: str) -> str:
+    """A name matplotlib draws as it is: an unescaped pair of '$' would be parsed as mathtext."""
+    return printable(name).replace("$", "\\$")
 
 
 def summarise(records: list[dict], agents: list[str], scenarios: list[str]) -> dict:
@@ -91,8 +116,9 @@ def too_easy_floors(per_scenario: dict, scenario: str) -> list[str]:
 
 def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str], scenarios: list[str]) -> str:
     ranked = sorted(summary["suite"], key=lambda a: -summary["suite"][a]["mean"].value)
+    md = markdown
     lines = [
-        f"# Leaderboard: suite `{suite}`, run `{run}`",
+        f"# Leaderboard: suite `{printable(suite)}`, run `{printable(run)}`",  # a code span: no escapes
         "",
         "Driving score in [0, 1] (docs/metrics.md); value [95% CI]. Mean and IQM: stratified bootstrap over "
         "seeds within scenarios; success/collision: Wilson intervals.",
@@ -103,7 +129,7 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
     for rank, agent in enumerate(ranked, 1):
         s = summary["suite"][agent]
         lines.append(
-            f"| {rank} | {agent} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
+            f"| {rank} | {md(agent)} | {s['episodes']} | {s['errors']} | {s['mean']} | {s['iqm']} | "
             f"{s['success']} | {s['collision']} | {_per_km(s['collisions_per_km'])} |"
         )
     lines += [
@@ -117,18 +143,19 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
     ]
     too_easy = summary.get("too_easy", {})
     for scenario in scenarios:
-        mark = f"{scenario} {TOO_EASY_MARK}" if scenario in too_easy else scenario
+        mark = f"{md(scenario)} {TOO_EASY_MARK}" if scenario in too_easy else md(scenario)
         for agent in ranked:
             s = summary["per_scenario"].get((agent, scenario))
             if s:
                 progress = "-" if s["progress"].value != s["progress"].value else str(s["progress"])  # nan: none
                 fault = "-" if s["at_fault_collisions"] is None else s["at_fault_collisions"]
                 lines.append(
-                    f"| {mark} | {agent} | {s['episodes']} | {s['score']} | {progress} | {s['success']} | "
+                    f"| {mark} | {md(agent)} | {s['episodes']} | {s['score']} | {progress} | {s['success']} | "
                     f"{s['collision']} | {fault} | {_per_km(s['collisions_per_km'])} |"
                 )
     for scenario, floors in too_easy.items():  # one paragraph each
-        lines += ["", f"{TOO_EASY_MARK} {scenario}: too easy to rank agents: a constant policy ({', '.join(floors)}) "
+        lines += ["", f"{TOO_EASY_MARK} {md(scenario)}: too easy to rank agents: a constant policy "
+                      f"({', '.join(floors)}) "
                       f"scores within {REFERENCE}'s CI or above it, so {REFERENCE} does not tell driving from a constant "
                       "action here (the scenario is too easy, or idm fails it too)"]
     if summary["improvement"]:
@@ -139,12 +166,12 @@ def leaderboard_markdown(summary: dict, suite: str, run: str, agents: list[str],
             "P(row agent scores above column agent) on a random "
             "episode of a scenario, averaged over scenarios [95% CI].",
             "",
-            "| | " + " | ".join(ranked) + " |",
+            "| | " + " | ".join(map(md, ranked)) + " |",
             "|---" * (len(ranked) + 1) + "|",
         ]
         for a in ranked:
             cells = [str(summary["improvement"][(a, b)]) if a != b else "-" for b in ranked]
-            lines.append(f"| {a} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md(a)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -161,11 +188,9 @@ def csv_text(records: list[dict]) -> str:
     writer = csv.writer(out)
     writer.writerow([*CSV_FIELDS, *metric_keys, *score_keys])
     for r in records:
-        writer.writerow(
-            [r.get(k) for k in CSV_FIELDS]
-            + [(r["metrics"] or {}).get(k) for k in metric_keys]
-            + [(r["score"] or {}).get(k) for k in score_keys]
-        )
+        row = ([r.get(k) for k in CSV_FIELDS] + [(r["metrics"] or {}).get(k) for k in metric_keys]
+               + [(r["score"] or {}).get(k) for k in score_keys])
+        writer.writerow([printable(v) if isinstance(v, str) else v for v in row])  # names, errors naming paths
     return out.getvalue()
 
 
@@ -186,11 +211,11 @@ def chart_png(summary: dict, agents: list[str], scenarios: list[str], title: str
         ]
         values = np.array([c.value for c in cells])
         err = np.array([[c.value - c.low for c in cells], [c.high - c.value for c in cells]])
-        ax.bar(x + (i - (len(agents) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=agent)
-    ax.set_xticks(x, scenarios, rotation=30, ha="right")
+        ax.bar(x + (i - (len(agents) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=mathtext_free(agent))
+    ax.set_xticks(x, [mathtext_free(s) for s in scenarios], rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("driving score (95% CI)")
-    ax.set_title(title)
+    ax.set_title(mathtext_free(title))
     ax.legend()
     fig.tight_layout()
     png = io.BytesIO()

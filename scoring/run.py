@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agents.resolve import AgentSpec
 from scenarios.suite import Suite
 from scoring.backends import run_processes, run_ray
 from scoring.episodes import Task
+from scoring.report import printable
 from scoring.results import Results, ResultsError
 from sim.replay import Replay
 
@@ -29,9 +31,21 @@ def plan(suite: Suite, specs: list[AgentSpec], replays: bool = False) -> list[Ta
     ]
 
 
+def inside(base: Path, *names: tuple[str, str]) -> Path:
+    """base/<name>/...: each (what, name) must be one folder name, so that no report is written
+    outside `base`. The CLI checks --run and suite file names, but score_suite is also an API: a
+    Suite built in code, the zoo's --run or a replay's agent label reach here unchecked."""
+    for what, name in names:
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise ResultsError(f"{what} {name!r} must be one folder name (not empty, '.', '..' or a path): "
+                               f"reports stay inside {base}")
+    return Path(base).joinpath(*(name for _, name in names))
+
+
 def replay_path(folder: Path, record: dict) -> Path:
     """Where a scored episode's replay goes: <run>/replays/<agent>/<scenario>/<seed>-<episode>.json."""
-    path = folder / "replays" / record["agent"] / record["scenario"] / f"{record['seed']}-{record['episode']}.json"
+    path = inside(folder / "replays", ("agent name", record["agent"]), ("scenario name", record["scenario"]))
+    path = path / f"{record['seed']}-{record['episode']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -47,9 +61,11 @@ def latest_run(suite_dir: Path) -> Path | None:
 
 def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str | None, resume: bool) -> Results:
     """A new run folder, or (resume) the named or latest one, checked against suite and agents."""
-    suite_dir = Path(reports) / suite.name
+    suite_dir = inside(reports, ("suite name", suite.name))
+    for label, scenario in ((s.label, sc.name) for s in specs for sc in suite.scenarios):
+        inside(suite_dir, ("agent name", label), ("scenario name", scenario))  # replays/<agent>/<scenario>/
     if not resume:
-        folder = suite_dir / (run or default_run_name())
+        folder = inside(suite_dir, ("run name", run or default_run_name()))
         if (folder / "results.json").exists():
             raise ResultsError(f"{folder} already holds results; add --resume to continue it or pick another --run")
         header = {
@@ -63,7 +79,7 @@ def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str |
         results = Results(folder, header)
         results.write()
         return results
-    folder = suite_dir / run if run else latest_run(suite_dir)
+    folder = inside(suite_dir, ("run name", run)) if run else latest_run(suite_dir)
     if folder is None:
         raise ResultsError(f"nothing to resume: no run under {suite_dir}")
     results = Results.load(folder)
@@ -103,7 +119,8 @@ def run_suite(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task(f"{suite.name}", total=len(tasks), completed=skipped)
+        # Names are folder names: a '[' would be read as rich markup, bytes that are not UTF-8 as surrogates.
+        bar = progress.add_task(escape(printable(suite.name)), total=len(tasks), completed=skipped)
         try:
             for record in stream:
                 replay = record.pop("replay", None)
@@ -111,7 +128,8 @@ def run_suite(
                     Replay.from_dict(replay).save(replay_path(results.folder, record))
                 results.add(record)
                 ran += 1
-                progress.update(bar, advance=1, description=f"{suite.name}: {record['agent']} {record['scenario']}")
+                shown = printable(f"{suite.name}: {record['agent']} {record['scenario']}")
+                progress.update(bar, advance=1, description=escape(shown))
         except KeyboardInterrupt:
             interrupted = True
         finally:

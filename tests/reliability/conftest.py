@@ -48,3 +48,29 @@ def write(folder: Path, name: str, content: str | bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     return str(path)
+
+
+ONE_EPISODE = "description: one merge episode\nseeds: {first: 1000000, count: %d}\nepisodes: 1\nscenarios: [merge]\n"
+
+
+def one_episode_suite(folder: Path, name: str = "one.yaml", seeds: int = 1) -> str:
+    """A suite of merge on `seeds` seeds, one episode each (about a second per episode with idle)."""
+    return write(folder, name, ONE_EPISODE % seeds)
+
+
+@pytest.fixture
+def tmp_zoo(tmp_path, monkeypatch):
+    """A zoo of our own under tmp_path/zoo: the shipped merge dqn and a copy of the manifest, so a
+    test may damage its files; every module that names the zoo folder points there."""
+    import shutil
+
+    import agents.runs
+    from agents import zoo
+
+    folder = tmp_path / "zoo"
+    shutil.copytree(zoo.ZOO_DIR / "merge" / "dqn", folder / "merge" / "dqn")
+    shutil.copy(zoo.MANIFEST_FILE, folder / "manifest.json")
+    for module, name in ((zoo, "ZOO_DIR"), (agents.runs, "ZOO_DIR")):
+        monkeypatch.setattr(module, name, folder)
+    monkeypatch.setattr(zoo, "MANIFEST_FILE", folder / "manifest.json")
+    return folder

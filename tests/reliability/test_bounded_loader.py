@@ -6,6 +6,7 @@ memory blow-up."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -134,10 +135,14 @@ def test_results_json_keeps_its_infinity(tmp_path):
     """results.json writes a min_ttc of "never closing in" as Infinity: the loader keeps reading it."""
     from scoring.results import Results
 
-    write(tmp_path, "results.json", '{"header": {"suite": "s"}, "episodes": []}')
-    assert Results.load(tmp_path).header == {"suite": "s"}
-    write(tmp_path, "results.json", '{"header": {"min_ttc": Infinity}, "episodes": []}')
-    assert Results.load(tmp_path).header == {"min_ttc": float("inf")}
+    header = {"suite": "s", "run": "r", "agents": {"idle": "0123456789abcdef"}}
+    write(tmp_path, "results.json", json.dumps({"header": header, "episodes": []}))
+    assert Results.load(tmp_path).header == header
+    record = {"agent": "idle", "agent_name": "idle", "scenario": "merge", "seed": 1000000, "episode": 0,
+              "outcome": "success", "driving_score": 1.0, "error": None, "score": {"progress": 1.0},
+              "metrics": {"collisions": 0, "distance": 360.0, "min_ttc": float("inf")}}
+    write(tmp_path, "results.json", json.dumps({"header": header, "episodes": [record]}))  # writes Infinity
+    assert Results.load(tmp_path).sorted_records()[0]["metrics"]["min_ttc"] == float("inf")
 
 
 @pytest.fixture

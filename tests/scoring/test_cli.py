@@ -110,7 +110,8 @@ def test_resume_errors_are_one_line(tiny_suite, tmp_path, capsys):
         run_sim.main([*base, "--resume"])
     assert stop.value.code == 2 and "nothing to resume" in capsys.readouterr().err
     (tmp_path / "tiny" / "r").mkdir(parents=True)
-    (tmp_path / "tiny" / "r" / "results.json").write_text('{"header": {"agents": {"idm": "x"}}, "episodes": []}')
+    (tmp_path / "tiny" / "r" / "results.json").write_text(
+        '{"header": {"suite": "tiny", "run": "r", "agents": {"idm": "x"}}, "episodes": []}')
     with pytest.raises(SystemExit) as stop:
         run_sim.main([*base, "--run", "r", "--resume", "--agent", "random"])
     assert stop.value.code == 2 and "resume with the same --agent list" in capsys.readouterr().err

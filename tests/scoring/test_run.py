@@ -6,6 +6,7 @@ import pytest
 
 import agents
 import agents.resolve
+import agents.runs
 from agents.baselines import IDMAgent
 from scenarios.suite import load_suite
 from agents.resolve import checkpoint_hash, resolve_agent
@@ -134,17 +135,15 @@ class TrainedIDM(IDMAgent):
 
 
 def test_a_learning_agent_plays_each_scenario_with_its_own_checkpoint(tiny_suite, tmp_path, monkeypatch):
-    """Checkpoints found through agents.resolve.checkpoint_for; a scenario without one is a failed episode."""
+    """Checkpoints found through agents.runs.find_checkpoint; a scenario without one is a failed episode."""
     zoo = tmp_path / "zoo"
     saved = TrainedIDM(_env()).save(zoo / "merge")
 
-    def checkpoint_for(agent_class, scenario, checkpoint, obs):
-        if (zoo / scenario / "config.json").exists():
-            return zoo / scenario, "kinematics"
-        raise agents.AgentError(f"no trained {agent_class.name} for {scenario}")
+    def find_checkpoint(scenario, agent, runs_dir=None):
+        return zoo / scenario if (zoo / scenario / "config.json").exists() else None
 
     monkeypatch.setitem(agents.REGISTRY, TrainedIDM.name, TrainedIDM)
-    monkeypatch.setattr(agents.resolve, "checkpoint_for", checkpoint_for)
+    monkeypatch.setattr(agents.runs, "find_checkpoint", find_checkpoint)
     suite = load_suite(str(tiny_suite))
     spec = resolve_agent(TrainedIDM.name, suite.scenarios)
     results = open_results(tmp_path / "reports", suite, [spec], "r", resume=False)
