@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
     if replay is not None:
         try:  # before the first frame: a bad action halfway through would leave half a video
-            replay.check_fits(env.action_space)
+            replay.check_fits(env.action_space, scenario.budgets.max_steps)
         except ReplayError as err:
             env.close()
             parser.error(str(err))

@@ -100,9 +100,18 @@ class Replay:
             raise ReplayError(f"{path} is a corrupt replay file: {problem}")
         return cls.from_dict(data)
 
-    def check_fits(self, action_space) -> None:
-        """Refuse actions the scenario's env cannot take (checked before the first frame, not mid-replay)."""
+    def check_fits(self, action_space, max_steps: int | None = None) -> None:
+        """Refuse actions the scenario's env cannot take, episodes longer than its step budget and
+        more action values per step than it has actions (checked before the first frame, not mid-replay)."""
+        values_per_step = getattr(action_space, "n", None)
         for number, episode in enumerate(self.episodes):
+            if max_steps is not None and len(episode.actions) > max_steps:
+                raise ReplayError(f"episode {number} has {len(episode.actions)} steps; {self.scenario} ends "
+                                  f"after {max_steps}: this replay was not recorded on this scenario")
+            for step, values in enumerate(episode.values):
+                if values is not None and values_per_step is not None and len(values) > int(values_per_step):
+                    raise ReplayError(f"episode {number} step {step}: {len(values)} action values, but "
+                                      f"{self.scenario} has {int(values_per_step)} actions")
             for step, action in enumerate(episode.actions):
                 if not action_space.contains(episode.action(step)):
                     raise ReplayError(f"episode {number} step {step}: action {action!r:.60} is not in "

@@ -119,3 +119,17 @@ def test_the_value_limit_counts_values_not_bytes(tmp_path):
     with pytest.raises(load.LoadError, match="holds more than 5 values"):
         load.parse_json("[1, 2, 3, 4, 5, 6]", max_values=5)
     assert load.parse_json("[1, 2, 3, 4, 5, 6]", max_values=None) == [1, 2, 3, 4, 5, 6]  # bounded by bytes only
+
+
+@pytest.mark.parametrize("actions, values, message", [
+    ([1] * 400, [None] * 400, "episode 0 has 400 steps; merge ends after 40"),
+    ([1], [[0.0] * 50], "episode 0 step 0: 50 action values, but merge has 5 actions")])
+def test_a_replay_that_does_not_fit_its_scenario_is_refused_before_the_first_frame(cli, tmp_path, actions, values,
+                                                                                    message):
+    episode = {"seed": 0, "complete": True, "actions": actions, "values": values}
+    replay = write(tmp_path / "in", "odd.json", json.dumps({
+        "format": 1, "scenario": "merge", "obs": "kinematics", "agent": "idm", "checkpoint": None,
+        "checkpoint_hash": None, "value_kind": "action values", "variant": None, "episodes": [episode]}))
+    with deadline(20):
+        line = cli("--replay", replay, "--no-window")
+    assert message in line
