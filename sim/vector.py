@@ -22,6 +22,10 @@ from sim.camera import CameraConfig
 from sim.env import make_env
 from sim.truth import DEFAULT_TRUTH_VEHICLES
 
+# [s] the longest a worker may take to answer (a step, a reset, its spaces): highway-env steps in
+# milliseconds and builds a scenario in under a second, so a silent worker is hung, not slow.
+STEP_TIMEOUT = 120.0
+
 
 def make_vec_env(
     scenario: str,
@@ -33,12 +37,15 @@ def make_vec_env(
     subprocess: bool | None = None,
     encoder=None,
     seeds: list[int] | None = None,
+    step_timeout: float = STEP_TIMEOUT,
 ) -> VecEnv:
     """n_envs copies of make_env(scenario, ...), worker i seeded with seeds[i] (training passes
     scenarios.seeds.training_env_seeds), or else with seed + i (seed defaults to 0).
 
     The returned VecEnv's worker_seeds lists them, and its seed() keeps them (see PlannedSeeds).
     subprocess: None picks subprocesses when n_envs > 1.
+    step_timeout [s]: a subprocess worker that does not answer a step or reset within it is hung:
+    EnvWorkerError names it, and close() ends every worker.
     obs="features": workers produce camera frames and this process encodes all of them in one
     batched forward pass per step, on the encoder's device (default encoder: shipped weights).
     """
@@ -66,7 +73,7 @@ def make_vec_env(
     if subprocess is None:
         subprocess = n_envs > 1
     if subprocess:
-        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name, seeds)
+        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name, seeds, step_timeout)
     else:
         venv = SeededDummyVecEnv(env_fns, seeds)
     if obs == "features":
@@ -106,14 +113,15 @@ WORKER_JOIN_TIMEOUT = 2.0  # [s] to collect a dead worker's exit code, or for a 
 
 
 class EnvWorkerError(RuntimeError):
-    """An environment worker process died; the vector env cannot go on (close() ends the others).
+    """An environment worker process died or hung; the vector env cannot go on (close() ends them all).
 
     worker: its index; pid; cause: e.g. "killed by SIGKILL" or "exit code 1"; what: the
     message without the hint on resuming."""
 
     def __init__(self, worker: int, n_envs: int, pid: int | None, scenario: str, cause: str) -> None:
         self.worker, self.pid, self.cause = worker, pid, cause
-        self.what = f"environment worker {worker} of {n_envs} (pid {pid}, {scenario}) died: {cause}"
+        verb = "is" if cause.startswith("hung") else "died:"
+        self.what = f"environment worker {worker} of {n_envs} (pid {pid}, {scenario}) {verb} {cause}"
         super().__init__(f"{self.what}; a training run can continue from its last checkpoint with --resume")
 
 
@@ -142,6 +150,8 @@ class _WorkerPipe:
 
     def recv(self):
         try:
+            if not self.conn.poll(self.owner.step_timeout):
+                raise self.owner.worker_died(self.index, hung=True)
             return self.conn.recv()
         except PIPE_ERRORS as err:
             raise self.owner.worker_died(self.index) from err
@@ -154,8 +164,8 @@ class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
     """SB3's SubprocVecEnv (forkserver) whose dead workers raise EnvWorkerError, and whose
     close() never waits on a dead worker (SB3's would raise from it, or block)."""
 
-    def __init__(self, env_fns, scenario: str, seeds: list[int]) -> None:
-        self.scenario, self.dead, self.worker_seeds = scenario, None, list(seeds)
+    def __init__(self, env_fns, scenario: str, seeds: list[int], step_timeout: float = STEP_TIMEOUT) -> None:
+        self.scenario, self.dead, self.worker_seeds, self.step_timeout = scenario, None, list(seeds), step_timeout
         # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
         try:
             super().__init__(env_fns, start_method="forkserver")
@@ -167,12 +177,16 @@ class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
             raise error from err
         self.remotes = tuple(_WorkerPipe(conn, i, self) for i, conn in enumerate(self.remotes))
 
-    def worker_died(self, index: int) -> EnvWorkerError:
-        """The error for worker `index`, whose pipe just broke; marks this vector env as broken."""
+    def worker_died(self, index: int, hung: bool = False) -> EnvWorkerError:
+        """The error for worker `index`, whose pipe just broke (or that gave no answer within
+        step_timeout: hung); marks this vector env as broken, so close() ends every worker."""
         process = self.processes[index] if index < len(self.processes) else None
-        if process is not None:
-            process.join(WORKER_JOIN_TIMEOUT)  # a pipe breaks a moment before the exit code is known
-        cause = exit_cause(process.exitcode) if process is not None else "never started"
+        if hung:
+            cause = f"hung: no answer within {self.step_timeout:g} s"
+        else:
+            if process is not None:
+                process.join(WORKER_JOIN_TIMEOUT)  # a pipe breaks a moment before the exit code is known
+            cause = exit_cause(process.exitcode) if process is not None else "never started"
         self.dead = EnvWorkerError(index, self.num_envs, getattr(process, "pid", None), self.scenario, cause)
         return self.dead
 

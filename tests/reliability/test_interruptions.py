@@ -207,6 +207,29 @@ def test_a_killed_env_worker_raises_a_clear_error_and_the_others_are_ended():
         venv.close()
 
 
+def test_a_hung_env_worker_ends_the_step_with_one_line_naming_it():
+    """A worker that stops answering (SIGSTOP: alive, silent) is named after step_timeout instead of
+    blocking the run forever; close() then ends it and the others."""
+    from sim import make_vec_env
+    from sim.vector import EnvWorkerError
+
+    venv = make_vec_env("merge", n_envs=2, obs="kinematics", seed=0, step_timeout=3.0)
+    try:
+        _alarm(60)
+        venv.reset()
+        venv.step(np.array([1, 1]))
+        pid = venv.processes[0].pid
+        os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(EnvWorkerError, match=rf"environment worker 0 of 2 \(pid {pid}, merge\) is hung: "
+                                                 r"no answer within 3 s; .*--resume"):
+            venv.step(np.array([1, 1]))
+        venv.close()
+        assert not any(p.is_alive() for p in venv.processes)
+    finally:
+        signal.alarm(0)
+        venv.close()
+
+
 @pytest.mark.parametrize("agent", ["dqn", pytest.param("a2c", marks=pytest.mark.slow)])
 def test_a_killed_env_worker_ends_training_with_one_line_and_keeps_the_last_checkpoint(tmp_path, agent):
     # a2c (SB3's learn() loop) is slow-marked: the error takes the same path through run_sim as dqn's.
