@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scenarios.config_values import is_count
 from scenarios.errors import ScenarioError
 
 ROUTE_KEYS = {"lanes", "goal", "exact_from", "loop", "reference_speed", "success_progress"}
@@ -37,7 +38,7 @@ def parse_route(name: str, raw: Any) -> Route:
                             f"{', '.join(sorted(ROUTE_KEYS))}; got {', '.join(sorted(map(str, raw)))}")
     lanes = raw["lanes"]
     ok = isinstance(lanes, list) and lanes and all(
-        isinstance(lane, list) and len(lane) == 3 and all(isinstance(p, str) for p in lane[:2]) and _is_count(lane[2])
+        isinstance(lane, list) and len(lane) == 3 and all(isinstance(p, str) for p in lane[:2]) and is_count(lane[2])
         for lane in lanes)
     if not ok:
         raise ScenarioError(f"scenario {name!r}: route.lanes must be a list of [from, to, lane id], got {lanes!r:.80}")
@@ -51,7 +52,7 @@ def parse_route(name: str, raw: Any) -> Route:
     if "loop" in raw and not isinstance(raw["loop"], bool):
         raise ScenarioError(f"scenario {name!r}: route.loop must be true or false, got {raw['loop']!r:.40}")
     exact = raw.get("exact_from")
-    if exact is not None and not (_is_count(exact) and exact < len(lanes)):
+    if exact is not None and not (is_count(exact) and exact < len(lanes)):
         raise ScenarioError(f"scenario {name!r}: route.exact_from must be an index into route.lanes, got {exact!r:.40}")
     return Route(tuple((a, b, int(i)) for a, b, i in lanes), float(raw["reference_speed"]),
                  None if raw.get("goal") is None else float(raw["goal"]), exact,
@@ -66,7 +67,3 @@ def route_yaml(route: Route) -> dict:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
