@@ -20,7 +20,7 @@ import torch
 
 import scenarios
 from agents.base import CONFIG_FILE, AgentError, check_seed, read_config
-from sim.files import atomic_write_all, json_text, state_file_error
+from sim.files import atomic_write_all, json_text, load_state_file
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
@@ -62,12 +62,7 @@ def load_checkpoint(folder: str | os.PathLike, agent: str) -> tuple[dict, dict]:
     path = Path(folder) / MODEL_FILE
     if not path.is_file():
         raise AgentError(f"{folder} has no {MODEL_FILE} (a checkpoint folder holds {MODEL_FILE} and {CONFIG_FILE})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
-        raise AgentError(state_file_error(path, err)) from None
-    if not isinstance(state, dict):
-        raise AgentError(f"{path} holds a {type(state).__name__}, not a checkpoint's dict of state dicts")
+    state = load_state_file(path, AgentError, "a checkpoint's dict of state dicts")
     return state, config
 
 

@@ -29,7 +29,7 @@ from perception.evaluate import evaluate_split
 from perception.metrics import lane_scores, score
 from perception.weights import WeightsError, file_sha256, load_encoder, save_encoder, weights_paths
 from scenarios.load import SMALL_FILE_BYTES, read_json
-from sim.files import state_file_error
+from sim.files import load_state_file
 
 
 def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, dict]:
@@ -66,12 +66,7 @@ def initialise_from(encoder: Encoder, name: str) -> str:
     """Start from shipped weights (fine-tuning); heads those weights lack keep their fresh
     initialisation. Returns the weights' sha256, for the model card."""
     pt, _ = weights_paths(name)
-    try:
-        state = torch.load(pt, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
-        raise WeightsError(state_file_error(pt, err)) from None
-    if not isinstance(state, dict):
-        raise WeightsError(f"{pt} holds a {type(state).__name__}, not an encoder's state dict")
+    state = load_state_file(pt, WeightsError, "an encoder's state dict")
     try:
         missing, unexpected = encoder.load_state_dict(state, strict=False)
     except (RuntimeError, TypeError, AttributeError) as err:  # a shape differs: another architecture

@@ -15,7 +15,7 @@ import torch
 
 from perception.encoder import Encoder, EncoderConfig
 from scenarios.load import SMALL_FILE_BYTES, LoadError, read_json
-from sim.files import atomic_write, state_file_error, write_json_atomic
+from sim.files import atomic_write, load_state_file, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Two encoders ship side by side until the zoo is retrained on the world-state camera (issue 17):
@@ -67,10 +67,7 @@ def load_encoder(name_or_path: str | os.PathLike = DEFAULT_WEIGHTS, device: str 
         raise WeightsError(f"model card {js} is corrupt: {err}") from None
     except OSError as err:
         raise WeightsError(f"cannot read model card {js}: {err.strerror or err}") from None
-    try:
-        state = torch.load(pt, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, not a zip, or pickled code refused by weights_only
-        raise WeightsError(state_file_error(pt, err)) from None
+    state = load_state_file(pt, WeightsError, "an encoder's state dict")
     encoder = Encoder(config)
     try:
         encoder.load_state_dict(state)

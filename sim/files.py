@@ -108,6 +108,20 @@ def json_text(data: Any, **dump_options) -> str:
     return json.dumps(data, **options) + "\n"
 
 
+def load_state_file(path: str | os.PathLike, error: type[Exception], what: str) -> dict:
+    """torch.load(path, weights_only=True) of a dict of tensors (`what` it should be, for the
+    message), or `error` with one line (state_file_error): the one safe way weights are read."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a torch file, or pickled code refused by weights_only
+        raise error(state_file_error(path, err)) from None
+    if not isinstance(state, dict):
+        raise error(f"{path} holds a {type(state).__name__}, not {what}")
+    return state
+
+
 def state_file_error(path: str | os.PathLike, err: BaseException) -> str:
     """One line saying why torch.load(path, weights_only=True) failed, without torch's advice to
     retry with weights_only=False (that would run whatever code the file holds)."""
