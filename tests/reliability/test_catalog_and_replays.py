@@ -13,7 +13,7 @@ import pytest
 
 import run_sim
 import scenarios
-from agents import zoo
+from agents import zoo, zoo_report
 from scenarios import catalog, load
 from tests.reliability.conftest import one_episode_suite, write
 from tests.reliability.test_bounded_loader import deadline
@@ -60,6 +60,9 @@ def test_help_lists_a_catalog_file_that_does_not_validate(catalog_with, capsys):
 ])
 def test_a_broken_catalog_file_is_one_line_for_the_zoo_commands(catalog_with, tmp_path, monkeypatch, capsys, argv):
     monkeypatch.chdir(tmp_path)
+    shutil.copy(zoo.MANIFEST_FILE, tmp_path / "manifest.json")  # were it to run, it writes these copies
+    monkeypatch.setattr(zoo, "MANIFEST_FILE", tmp_path / "manifest.json")
+    monkeypatch.setattr(zoo_report, "DOC_FILE", tmp_path / "zoo.md")
     file = catalog_with("exit", "description: [unclosed\n")  # smoke and the dqn recipes use exit
     with pytest.raises(SystemExit) as stop:
         zoo.main(argv + (["--reports", str(tmp_path / "reports")] if argv[0] == "score" else []))
