@@ -27,11 +27,13 @@ def encode_frames(encoder: Encoder, frames: np.ndarray) -> np.ndarray:
     return encoder.features(batch).cpu().numpy()
 
 
-def encoder_camera(encoder: Encoder, camera: CameraConfig | None = None) -> CameraConfig:
-    """The camera contract the encoder reads; another one asked for is refused in one line."""
+def encoder_and_camera(encoder: Encoder | None = None, camera: CameraConfig | None = None):
+    """(encoder, the camera contract it reads): the shipped default encoder when none is given;
+    another camera asked for is refused in one line."""
+    encoder = encoder or load_encoder()
     if camera is not None:
         encoder.check_camera(camera)
-    return encoder.config.camera_config
+    return encoder, encoder.config.camera_config
 
 
 def _check_camera(space: gym.Space, encoder: Encoder) -> None:

@@ -56,17 +56,15 @@ def make_env(
     if isinstance(truth_vehicles, bool) or not isinstance(truth_vehicles, int) or truth_vehicles < 1:
         raise ValueError(f"truth_vehicles must be a positive integer, got {truth_vehicles!r}")
 
+    if camera is not None and not isinstance(camera, CameraConfig):
+        raise ValueError(f"camera must be a sim.CameraConfig, got {type(camera).__name__}")
     if obs == "features":
         # The one place sim reaches into perception (imported here, so sim stays usable without
         # torch models): features are the camera frames seen through the pretrained encoder.
-        from perception.features import FeaturesObservation, encoder_camera
-        from perception.weights import load_encoder
+        from perception.features import FeaturesObservation, encoder_and_camera
 
-        encoder = encoder or load_encoder()
-        camera = encoder_camera(encoder, camera)
+        encoder, camera = encoder_and_camera(encoder, camera)
     camera = camera or CameraConfig()
-    if not isinstance(camera, CameraConfig):
-        raise ValueError(f"camera must be a sim.CameraConfig, got {type(camera).__name__}")
 
     config = scenario.env_config()
     config["observation"] = camera.observation_config() if obs != "kinematics" else kinematics_config(truth_vehicles)

@@ -61,11 +61,9 @@ def make_vec_env(
     name = scenario if isinstance(scenario, str) else scenario.name
     worker_obs = "camera" if obs == "features" else obs
     if obs == "features":
-        from perception.features import encoder_camera
-        from perception.weights import load_encoder
+        from perception.features import encoder_and_camera
 
-        encoder = encoder or load_encoder()
-        camera = encoder_camera(encoder, camera)
+        encoder, camera = encoder_and_camera(encoder, camera)
     env_fns = [
         functools.partial(make_env, name, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
         for s in seeds

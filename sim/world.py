@@ -175,7 +175,7 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         super().__init__(env)
         self._route, self._substeps = route, substeps
         self.history: deque[WorldState] = deque(maxlen=HISTORY)
-        self._road = self._route_points = self._lane_numbers = None
+        self._road = self._route_points = self._lane_numbers = self._objects = None
         self._substep = 0.0
 
     def reset(self, **kwargs):
@@ -184,6 +184,7 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._road = read_road(base.road.network)
         self._lane_numbers = {index: n for n, index in enumerate(self._road.lane_ids)}
         self._route_points = read_route(base.road.network, self._route)
+        self._objects = read_objects(base.road)  # obstacles do not move: read once per episode
         self._substep = 1.0 / base.config["simulation_frequency"]  # [s]
         self.history.clear()
         self._record(0.0)
@@ -213,8 +214,7 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _record(self, time: float) -> None:
         base = self.env.unwrapped
         self.history.append(WorldState(round(time, 6), read_vehicles(base.road, base.vehicle, self._lane_numbers),
-                                       read_objects(base.road),
-                                       self._road, self._route_points))
+                                       self._objects, self._road, self._route_points))
 
     def _extrapolate_back(self) -> None:
         first = self.history[0]
