@@ -5,9 +5,10 @@ holds it as printed."""
 from __future__ import annotations
 
 from scenarios.catalog import get, names
+from scenarios.engines import engines
 
-HEADER = ("| name | highway-env id | actions | success (rule) | reference | episode [steps] |\n"
-          "|---|---|---|---|---|---|")
+HEADER = ("| name | highway-env id | actions | success (rule) | reference | episode [steps] | engines |\n"
+          "|---|---|---|---|---|---|---|")
 
 
 def _actions(action) -> str:
@@ -31,7 +32,7 @@ def markdown_table() -> str:
     for name in names():
         s = get(name)
         rule = f"{s.success_description} (`{s.success}`)"
-        rows.append(f"| {name} | {s.env_id} | {_actions(s.action)} | {rule} | {_reference(s)} | {s.budgets.max_steps} |")
+        rows.append(f"| {name} | {s.env_id} | {_actions(s.action)} | {rule} | {_reference(s)} | {s.budgets.max_steps} | {', '.join(engines(s))} |")
     return "\n".join(rows) + "\n"
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import highway_env
 import numpy as np
 
 import scenarios
 from sim import fixes
+from scenarios.engines import ENGINES
 from sim.camera import CameraConfig
 from sim.isolation import restore_vehicle_classes
 from sim.metrics import EpisodeMetrics
@@ -35,6 +38,7 @@ def make_env(
     camera: CameraConfig | None = None,
     truth_vehicles: int = DEFAULT_TRUTH_VEHICLES,
     encoder=None,
+    engine: str = "highway-env",
 ) -> gym.Env:
     """Build a scenario's env.
 
@@ -46,6 +50,8 @@ def make_env(
     camera: the camera contract (sim/camera.py); default CameraConfig(), the world-state camera
         in the ego frame. Under obs="features" the encoder's own contract (a different one is refused).
     encoder: for obs="features", a perception Encoder (default: the shipped weights).
+    engine: "highway-env" (the reference: every scenario) or "envpool" (its C++ port: the
+        scenarios it runs exactly, scenarios/engines.py; others are refused in one line).
     """
     if isinstance(scenario, str):
         scenario = scenarios.get(scenario)
@@ -53,6 +59,8 @@ def make_env(
         raise ValueError(f"unknown obs mode {obs!r}; valid modes: {', '.join(OBS_MODES)}")
     if render_mode not in RENDER_MODES:
         raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'rgb_array'")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     if isinstance(truth_vehicles, bool) or not isinstance(truth_vehicles, int) or truth_vehicles < 1:
         raise ValueError(f"truth_vehicles must be a positive integer, got {truth_vehicles!r}")
 
@@ -61,32 +69,62 @@ def make_env(
     if obs == "features":
         # The one place sim reaches into perception (imported here, so sim stays usable without
         # torch models): features are the camera frames seen through the pretrained encoder.
-        from perception.features import FeaturesObservation, encoder_and_camera
+        from perception.features import encoder_and_camera
 
         encoder, camera = encoder_and_camera(encoder, camera)
     camera = camera or CameraConfig()
 
-    config = scenario.env_config()
-    config["observation"] = camera.observation_config() if obs != "kinematics" else kinematics_config(truth_vehicles)
     ours = obs != "kinematics" and camera.renderer == "world-state"
-    env = gym.make(
-        scenario.env_id,
-        config=config,
-        render_mode=render_mode,
-        max_episode_steps=scenario.budgets.max_steps,
-        # highway-env's Kinematics gives float64 in a float32 space; ours replaces it (check_env checks ours)
-        disable_env_checker=ours,
-    )
+    if engine == "envpool":
+        env = make_envpool_env(scenario, camera if obs != "kinematics" else None, seed, render_mode)
+    else:
+        config = scenario.env_config()
+        config["observation"] = camera.observation_config() if obs != "kinematics" else kinematics_config(truth_vehicles)
+        with warnings.catch_warnings():  # the registered tasks (highway-fast-v0, ...) are old ids on purpose
+            warnings.filterwarnings("ignore", message=".*is out of date", category=DeprecationWarning)
+            env = gym.make(
+                scenario.env_id,
+                config=config,
+                render_mode=render_mode,
+                max_episode_steps=scenario.budgets.max_steps,
+                # highway-env's Kinematics gives float64 in a float32 space; ours replaces it (check_env checks ours)
+                disable_env_checker=ours,
+            )
+    env = wrap_engine_env(env, scenario, obs, camera, truth_vehicles, encoder, seed)
+    return env
+
+
+def wrap_engine_env(env: gym.Env, scenario, obs: str, camera: CameraConfig, truth_vehicles: int, encoder, seed):
+    """sim's wrappers around an engine's env (highway-env's, or an EnvPoolEnv): the WorldState,
+    camera, truth and lane labels, metrics, features and seeding, the same on both engines."""
+    ours = obs != "kinematics" and camera.renderer == "world-state"
     env = WorldRecorder(env, scenario.route, substeps=ours)
     if ours:
         env = StateCamera(env, camera)
     env = GroundTruth(env, truth_vehicles, as_observation=obs == "kinematics")
     env = EpisodeMetrics(env, scenario)
     if obs == "features":
+        from perception.features import FeaturesObservation
+
         env = FeaturesObservation(env, encoder)
     env = ReproducibleReset(env, seed)
     env.camera = camera  # the contract of its frames (obs="camera" and "features"), for the viewer
     return env
+
+
+def make_envpool_env(scenario, camera: CameraConfig | None, seed: int | None, render_mode: str | None) -> gym.Env:
+    """One EnvPool env of `scenario` with the scenario's step budget; camera: the contract whose
+    frame spacing sets the substeps (None: states at decisions only)."""
+    from sim.envpool_env import EngineError, EnvPoolEnv, Pool, check_envpool, substeps_for
+
+    check_envpool(scenario)
+    if render_mode is not None:
+        raise EngineError("the EnvPool engine draws nothing itself: use render_mode=None (the viewer draws our camera)")
+    if camera is not None and camera.renderer != "world-state":
+        raise EngineError(f"the {camera.renderer!r} camera draws highway-env's own objects; on --engine envpool "
+                          "use the world-state camera (CameraConfig())")
+    pool = Pool(scenario, 1, [seed], substeps_for(scenario, camera))
+    return gym.wrappers.TimeLimit(EnvPoolEnv(pool), max_episode_steps=scenario.budgets.max_steps)
 
 
 class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):

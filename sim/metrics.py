@@ -117,6 +117,8 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
+        # Python bools, as gymnasium's API says: highway-env's merge returns numpy's (x > 370), and SB3's check_env refuses it
+        terminated, truncated = bool(terminated), bool(truncated)
         self._update(reward, info)
         if terminated or truncated:
             info["episode"] = self._finish().as_info()

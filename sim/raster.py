@@ -197,7 +197,10 @@ class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         obs, info = self.env.reset(**kwargs)
         config = self.env.unwrapped.config
         self.spacing = frame_spacing(self.camera, config["simulation_frequency"], config["policy_frequency"])
-        self.rasteriser = Rasteriser(self.camera, config.get("centering_position") or (0.5, 0.5))
+        centering = tuple(config.get("centering_position") or (0.5, 0.5))
+        if self.rasteriser is None or self.rasteriser.centering != centering:
+            # kept across episodes: on a road that outlives them (EnvPool's) so does its marking index
+            self.rasteriser = Rasteriser(self.camera, centering)
         self._cache = []
         return self.observation(obs), info
 

@@ -38,6 +38,7 @@ def make_vec_env(
     encoder=None,
     seeds: list[int] | None = None,
     step_timeout: float = STEP_TIMEOUT,
+    engine: str = "highway-env",
 ) -> VecEnv:
     """n_envs copies of make_env(scenario, ...), worker i seeded with seeds[i] (training passes
     scenarios.seeds.training_env_seeds), or else with seed + i (seed defaults to 0).
@@ -48,6 +49,8 @@ def make_vec_env(
     EnvWorkerError names it, and close() ends every worker.
     obs="features": workers produce camera frames and this process encodes all of them in one
     batched forward pass per step, on the encoder's device (default encoder: shipped weights).
+    engine="envpool": one EnvPool of n_envs envs on threads (no subprocesses), stepped in one call
+    (sim/envpool_env.py); scenarios it cannot run exactly are refused in one line.
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
@@ -64,6 +67,20 @@ def make_vec_env(
         from perception.features import encoder_and_camera
 
         encoder, camera = encoder_and_camera(encoder, camera)
+    if engine == "envpool":
+        venv = _envpool_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles)
+    elif engine != "highway-env":
+        raise ValueError(f"unknown engine {engine!r}; valid engines: highway-env, envpool")
+    else:
+        venv = _highway_env_vec_env(name, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout)
+    if obs == "features":
+        from perception.features import VecFeatures
+
+        venv = VecFeatures(venv, encoder)
+    return venv
+
+
+def _highway_env_vec_env(name, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout) -> VecEnv:
     env_fns = [
         functools.partial(make_env, name, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
         for s in seeds
@@ -74,11 +91,27 @@ def make_vec_env(
         venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name, seeds, step_timeout)
     else:
         venv = SeededDummyVecEnv(env_fns, seeds)
-    if obs == "features":
-        from perception.features import VecFeatures
-
-        venv = VecFeatures(venv, encoder)
     return venv
+
+
+def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles) -> VecEnv:
+    import gymnasium as gym
+
+    import scenarios
+    from sim.camera import CameraConfig as Camera
+    from sim.env import wrap_engine_env
+    from sim.envpool_env import EnvPoolEnv, Pool, substeps_for
+
+    if isinstance(scenario, str):
+        scenario = scenarios.get(scenario)
+    camera = camera or Camera()
+    pool = Pool(scenario, n_envs, seeds, substeps_for(scenario, camera if obs != "kinematics" else None))
+
+    def slot(index: int):
+        env = gym.wrappers.TimeLimit(EnvPoolEnv(pool, index), max_episode_steps=scenario.budgets.max_steps)
+        return wrap_engine_env(env, scenario, obs, camera, truth_vehicles, None, None)  # the pool holds the seeds
+
+    return EnvPoolVecEnv([functools.partial(slot, i) for i in range(n_envs)], seeds, pool)
 
 
 def _is_seed(value) -> bool:
@@ -103,6 +136,24 @@ class SeededDummyVecEnv(PlannedSeeds, DummyVecEnv):
     def __init__(self, env_fns, seeds: list[int]) -> None:
         self.worker_seeds = list(seeds)
         super().__init__(env_fns)
+
+
+class EnvPoolVecEnv(SeededDummyVecEnv):
+    """n envs of one EnvPool: each step runs all of them in one EnvPool call (threads), then
+    each env's wrappers (WorldState, camera, truth, metrics) take its result."""
+
+    def __init__(self, env_fns, seeds: list[int], pool) -> None:
+        self.pool = pool
+        super().__init__(env_fns, seeds)
+        self._filler = self.envs[0].unwrapped._filler
+
+    def step_wait(self):
+        self.pool.step_all(self.actions, self._filler)
+        return super().step_wait()
+
+    def close(self) -> None:
+        super().close()
+        self.pool.close()
 
 
 # What a multiprocessing pipe raises when the process at its other end is gone.

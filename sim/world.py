@@ -181,7 +181,8 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         base = self.env.unwrapped
-        self._road = read_road(base.road.network)
+        # an engine whose road outlives episodes (EnvPool's: one network per task) keeps its geometry
+        self._road = getattr(base.road, "geometry", None) or read_road(base.road.network)
         self._lane_numbers = {index: n for n, index in enumerate(self._road.lane_ids)}
         self._route_points = read_route(base.road.network, self._route)
         self._objects = read_objects(base.road)  # obstacles do not move: read once per episode
@@ -213,7 +214,9 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def _record(self, time: float) -> None:
         base = self.env.unwrapped
-        self.history.append(WorldState(round(time, 6), read_vehicles(base.road, base.vehicle, self._lane_numbers),
+        reader = getattr(base.road, "vehicle_array", None)  # EnvPool's: straight from its state, no objects
+        vehicles = reader(self._lane_numbers) if reader else read_vehicles(base.road, base.vehicle, self._lane_numbers)
+        self.history.append(WorldState(round(time, 6), vehicles,
                                        self._objects, self._road, self._route_points))
 
     def _extrapolate_back(self) -> None:

@@ -11,11 +11,13 @@ def test_the_four_suites_exist_with_their_shapes():
     assert {"smoke", "standard", "dense", "generalisation"} <= set(suite_names())
     smoke, standard = load_suite("smoke"), load_suite("standard")
     assert [s.name for s in smoke.scenarios] == [s.name for s in standard.scenarios]
-    assert {s.name for s in standard.scenarios} == set(scenarios.names())
+    registered = {s.name for s in load_suite("registered").scenarios}
+    assert {s.name for s in standard.scenarios} | registered == set(scenarios.names())
+    assert all(scenarios.get(name).env_id.endswith("-v0") for name in registered)
     assert len(smoke.seeds) == 2 and len(standard.seeds) == 50
 
 
-@pytest.mark.parametrize("name", ["smoke", "standard", "dense", "generalisation"])
+@pytest.mark.parametrize("name", ["smoke", "standard", "dense", "generalisation", "registered"])
 def test_every_seed_is_an_evaluation_seed(name):
     suite = load_suite(name)
     assert min(suite.seeds) >= EVAL_SEED_BASE
