@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=int_in(1, MAX_EPISODES), default=3, help="episodes to play (default: 3)")
     parser.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
     parser.add_argument("--obs", choices=["camera", "kinematics", "features"], help="observation mode (default: the agent's own)")
+    parser.add_argument("--engine", choices=["highway-env", "envpool"], default=None,
+                        help="simulator: highway-env (the reference, every scenario; default) or envpool (its C++ port, "
+                             "10-100x faster, the scenarios it runs exactly: docs/engines.md)")
     parser.add_argument("--checkpoint", type=non_empty, metavar="PATH", help="checkpoint folder to play (default: the newest run's best, else the shipped one)")
     training = parser.add_argument_group("training (learning agents)")
     training.add_argument("--train", action="store_true", help="train the agent on the scenario; saves runs/<scenario>/<agent>/<run>/")
@@ -145,7 +148,7 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     try:
         score = scoring.score_suite(args.suite, args.agent or ["idm"], reports_dir=args.reports, run=args.run,
                                     resume=args.resume, workers=args.workers or os.cpu_count() or 1, ray=args.ray,
-                                    replays=args.replays)
+                                    replays=args.replays, engine=args.engine or "highway-env")
     except scoring.SuiteSetupError as err:
         parser.error(str(err))
     except scoring.ReportsWriteError as err:
@@ -206,7 +209,7 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
                 raise agents.AgentError(f"--finetune-encoder applies to the SB3 agents, not {agent_class.name!r}")
             settings["finetune_encoder"] = True
         run_dir = train_agent(agent_class, args.scenario, args.steps, resolve_device(args.device), args.run,
-                              args.resume, settings, args.seed, eval_every=args.eval_every,
+                              args.resume, settings, args.seed, engine=args.engine, eval_every=args.eval_every,
                               eval_episodes=args.eval_episodes)
     except KeyboardInterrupt:
         print("interrupted before training started: nothing to save", file=sys.stderr)
@@ -291,8 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     except (scenarios.ScenarioError, agents.AgentError, ReplayError, ValueError) as err:
         parser.error(str(err))
 
-    show = has_display() and not args.no_window
-    env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None)
+    engine = args.engine or "highway-env"
+    show = has_display() and not args.no_window and engine == "highway-env"
+    if engine == "envpool" and (args.record or args.save_replay or replay):
+        parser.error("--record, --save-replay and --replay draw highway-env's frames: use --engine highway-env "
+                     "(the same scenario, seeds and agent)")
+    try:
+        env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None, engine=engine)
+    except ValueError as err:  # a scenario or camera EnvPool cannot run (sim.envpool_env.EngineError)
+        parser.error(str(err))
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time
     if replay is not None:
         try:  # before the first frame: a bad action halfway through would leave half a video

@@ -94,6 +94,9 @@ class IDMAgent(Agent):
     def __init__(self, env: gym.Env, seed: int | None = None) -> None:
         super().__init__(env, seed)
         self._env = env.unwrapped
+        if getattr(self._env, "engine", "highway-env") != "highway-env":
+            raise AgentError(f"idm asks highway-env's own driver models, which the {self._env.engine} engine does not "
+                             "have: play it with --engine highway-env")
         if not isinstance(self._env.action_type, (DiscreteMetaAction, ContinuousAction)):
             raise AgentError(f"idm supports DiscreteMetaAction and ContinuousAction, not {type(self._env.action_type).__name__}")
 

@@ -117,6 +117,7 @@ def reset_progress(agent) -> None:
     agent.total_steps = None  # the training budget, kept so that a resume keeps the schedule
     agent.train_seconds = 0.0  # [s] wall-clock of training so far, evaluations excluded
     agent.evaluation = {}  # eval_every / eval_episodes of the run that trains it (agents/runs.py)
+    agent.engine = "highway-env"  # the engine it trains on (a resumed run keeps it)
 
 
 def restore_progress(agent, config: dict, folder) -> None:
@@ -136,4 +137,10 @@ def restore_progress(agent, config: dict, folder) -> None:
     evaluation = config.get("evaluation")
     agent.evaluation = {key: value for key, value in (evaluation.items() if isinstance(evaluation, dict) else ())
                         if key in ("eval_every", "eval_episodes") and isinstance(value, int) and value >= 1}
+    from scenarios.engines import ENGINES
+
+    engine = config.get("engine", "highway-env")  # runs older than the engines trained on highway-env
+    if engine not in ENGINES:
+        raise AgentError(f"{folder}/config.json is corrupt: engine {engine!r:.40} is not one of {', '.join(ENGINES)}")
+    agent.engine = engine
 

@@ -230,7 +230,7 @@ class DQNAgent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.dqn_config.obs,
                 "dqn": asdict(self.dqn_config), "steps": self.steps, "total_steps": self.total_steps,
-                "train_seconds": self.train_seconds, "evaluation": self.evaluation,
+                "train_seconds": self.train_seconds, "evaluation": self.evaluation, "engine": self.engine,
                 "perception_weights": perception_hash(self.dqn_config.obs)}
 
     def save(self, path) -> Path:

@@ -14,13 +14,16 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.replay import NStepCollector, ReplayBuffer, check_replay_memory, replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests, training_vec_env
+from agents.training import (RunFolder, TrainingClock, check_training_engine, evaluate, progress_bar, stop_requests,
+                             training_vec_env)
 
 
 def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
-              progress: bool = True) -> dict:
-    """Train `agent` (a DQNAgent, possibly loaded from run_dir/last to resume) up to total_steps."""
+              progress: bool = True, engine: str = "highway-env") -> dict:
+    """Train `agent` (a DQNAgent, possibly loaded from run_dir/last to resume) up to total_steps
+    on `engine`'s vector env (evaluations on highway-env)."""
     c, learner = agent.dqn_config, agent.learner
+    check_training_engine(engine, c.obs)  # before the run folder exists
     if agent.device.type == "cpu" and c.obs != "camera":
         torch.set_num_threads(1)  # batches of a small MLP: thread hand-offs cost more than they save
     obs_dtype = np.uint8 if c.obs == "camera" else np.float16  # compact replay: never float frames
@@ -34,7 +37,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
 
         encoder = load_encoder(device=agent.device)
     seed = agent.seed or 0  # the run seed; env seeds come from the seed plan (training_vec_env)
-    venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder)
+    venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder, engine)
     space = venv.observation_space
     buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, alpha, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)

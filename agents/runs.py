@@ -41,8 +41,10 @@ def checkpoint_obs(path: Path) -> str:
 
 
 def train_agent(agent_class, scenario: str, steps: int | None, device, run: str | None, resume: bool,
-                settings: dict, seed: int, runs_dir: Path = RUNS_DIR, **learn_options) -> Path:
-    """Train (or resume) an agent on a scenario; returns the run folder."""
+                settings: dict, seed: int, runs_dir: Path = RUNS_DIR, engine: str | None = None,
+                **learn_options) -> Path:
+    """Train (or resume) an agent on a scenario; returns the run folder. engine: "highway-env"
+    or "envpool" (default: highway-env, or the engine of the run being resumed)."""
     import scenarios
     from agents.training import EVALUATION_DEFAULTS
     from sim import make_env
@@ -68,8 +70,11 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
         agent = agent_class(make_env(scenario, obs=config.obs), seed=seed, config=config, device=device, scenario=scenario)
         total = budget
     agent.total_steps = total
+    if resume and engine is not None and engine != agent.engine:
+        raise AgentError(f"{run_dir} trains on --engine {agent.engine}; resume it there (or start a new run)")
+    agent.engine = engine or agent.engine
     kept = agent.evaluation if resume else {}  # a resumed run evaluates as it did, unless told otherwise
     agent.evaluation = {key: learn_options.pop(key, None) or kept.get(key) or default
                         for key, default in EVALUATION_DEFAULTS.items()}
-    agent.learn(total, run_dir=run_dir, **agent.evaluation, **learn_options)
+    agent.learn(total, run_dir=run_dir, engine=agent.engine, **agent.evaluation, **learn_options)
     return run_dir

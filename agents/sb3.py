@@ -202,7 +202,7 @@ class SB3Agent(Agent):
     def config(self) -> dict:
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.settings.obs,
                 "settings": self.settings.values, "steps": self.steps, "total_steps": self.total_steps,
-                "train_seconds": self.train_seconds, "evaluation": self.evaluation,
+                "train_seconds": self.train_seconds, "evaluation": self.evaluation, "engine": self.engine,
                 "updates": int(getattr(self.model, "_n_updates", 0)), "perception_weights": perception_hash(self.settings.obs)}
 
     def save(self, path) -> Path:

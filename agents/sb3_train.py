@@ -15,7 +15,8 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.replay import check_replay_memory, sb3_replay_memory_bytes
-from agents.training import RunFolder, TrainingClock, evaluate, progress_bar, stop_requests, training_vec_env
+from agents.training import (RunFolder, TrainingClock, check_training_engine, evaluate, progress_bar, stop_requests,
+                             training_vec_env)
 
 
 class SandboxCallback(BaseCallback):
@@ -63,13 +64,14 @@ class SandboxCallback(BaseCallback):
 
 
 def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, eval_episodes: int = 20,
-              progress: bool = True) -> dict:
+              progress: bool = True, engine: str = "highway-env") -> dict:
     """Train `agent` (an SB3Agent, possibly loaded from run_dir/last to resume) up to total_steps.
 
     PPO and A2C learn from whole rollouts (n_steps x n_envs steps), so their budget is rounded
     up to a whole number of rollouts.
     """
     settings = agent.settings
+    check_training_engine(engine, settings.obs)  # before the run folder exists
     if issubclass(agent.algorithm, OnPolicyAlgorithm):
         rollout = settings.values["n_steps"] * settings.values["n_envs"]
         total_steps = -(-total_steps // rollout) * rollout
@@ -88,7 +90,7 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
 
         encoder = load_encoder(device=agent.device)
     venv = training_vec_env(agent.scenario, settings.values["n_envs"], settings.obs, agent.seed, agent.steps,
-                            settings.values["crash_penalty"], encoder)
+                            settings.values["crash_penalty"], encoder, engine)
     # SB3's own seed (torch, numpy, exploration) changes on resume like the workers' seeds. It was
     # run seed * 1000 + steps, which numpy refuses past 2**32. Building the model calls
     # venv.seed(seed), which keeps the workers' seeds (sim/vector.py PlannedSeeds).

@@ -76,9 +76,21 @@ class SuiteScore:
         return self.results.sorted_records()
 
 
+def check_suite_engine(suite: Suite, engine: str) -> None:
+    from scenarios.engines import ENGINES, envpool_refusal
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+    if engine == "envpool":
+        refused = [s.name for s in suite.scenarios if envpool_refusal(s.load()) is not None]
+        if refused:
+            raise ValueError(f"suite {suite.name!r} has scenarios EnvPool cannot run exactly ({', '.join(refused)}); "
+                             "score it with --engine highway-env (docs/engines.md says why)")
+
+
 def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Path, run: str | None = None,
                 resume: bool = False, workers: int = 1, ray: str | None = None, replays: bool = False,
-                console: Console | None = None) -> SuiteScore:
+                console: Console | None = None, engine: str = "highway-env") -> SuiteScore:
     """Score `agents` (registry names, zoo labels or checkpoint folders) on `suite` (a name in
     scenarios/suites/, a YAML path, or a loaded Suite) and write the reports.
 
@@ -86,6 +98,8 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     run defaults to the date-time, or with resume to the latest run. workers: local processes
     (1: in this process); ray: a Ray address ("auto", "local", host:port) instead. replays: also
     save each episode's replay file. console: where the progress bar goes (default stderr).
+    engine: "highway-env" or "envpool"; a suite scenario EnvPool cannot run exactly is refused
+    before any episode runs.
     """
     import agents as registry
     import scenarios
@@ -100,12 +114,13 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
         specs = [resolve_agent(name, suite.scenarios) for name in agents]
         if len({s.label for s in specs}) != len(specs):
             raise ValueError(f"--agent names repeat: {', '.join(agents)}")
-        results = open_results(reports_dir, suite, specs, run, resume)
+        check_suite_engine(suite, engine)
+        results = open_results(reports_dir, suite, specs, run, resume, engine)
     except (scenarios.ScenarioError, registry.AgentError, ResultsError, ValueError) as err:
         raise SuiteSetupError(str(err)) from None
     try:
         outcome = run_suite(suite, specs, results, workers=workers, ray_address=ray, console=console,
-                            replays=replays)
+                            replays=replays, engine=engine)
     except ScoringWorkerError as err:
         raise WorkerDiedError(f"{err.what}; the {len(results)} finished episodes are kept in {results.path}",
                               results) from None

@@ -25,6 +25,7 @@ class Task:
     seed: int  # suite seed
     episode: int  # index of the episode for this (scenario, seed)
     replay: bool = False  # also return the episode's replay (sim/replay.py) in record["replay"]
+    engine: str = "highway-env"  # the simulator that plays it (sim.make_env's engine)
 
     @property
     def key(self) -> tuple:
@@ -78,7 +79,7 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     config = read_config(checkpoint) if checkpoint else {}
     cls = agents.get_class(config.get("agent", task.agent.name))  # the zoo agent's class differs by scenario
     obs = config.get("obs", cls.default_obs)
-    env = make_env(scenario, obs=obs, seed=env_seed)
+    env = make_env(scenario, obs=obs, seed=env_seed, engine=task.engine)
     replay = None
     try:
         agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)

@@ -20,10 +20,10 @@ from scoring.results import Results, ResultsError
 from sim.replay import Replay
 
 
-def plan(suite: Suite, specs: list[AgentSpec], replays: bool = False) -> list[Task]:
+def plan(suite: Suite, specs: list[AgentSpec], replays: bool = False, engine: str = "highway-env") -> list[Task]:
     """Every task of the suite, in a fixed order: agent, scenario, seed, episode."""
     return [
-        Task(spec, scenario, seed, episode, replays)
+        Task(spec, scenario, seed, episode, replays, engine)
         for spec in specs
         for scenario in suite.scenarios
         for seed in suite.seeds
@@ -59,8 +59,9 @@ def latest_run(suite_dir: Path) -> Path | None:
     return runs[-1] if runs else None
 
 
-def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str | None, resume: bool) -> Results:
-    """A new run folder, or (resume) the named or latest one, checked against suite and agents."""
+def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str | None, resume: bool,
+                 engine: str = "highway-env") -> Results:
+    """A new run folder, or (resume) the named or latest one, checked against suite, agents and engine."""
     suite_dir = inside(reports, ("suite name", suite.name))
     for label, scenario in ((s.label, sc.name) for s in specs for sc in suite.scenarios):
         inside(suite_dir, ("agent name", label), ("scenario name", scenario))  # replays/<agent>/<scenario>/
@@ -75,6 +76,7 @@ def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str |
             "seeds": list(suite.seeds),
             "episodes": suite.episodes,
             "scenarios": [s.name for s in suite.scenarios],
+            "engine": engine,
         }
         results = Results(folder, header)
         results.write()
@@ -88,6 +90,8 @@ def open_results(reports: Path, suite: Suite, specs: list[AgentSpec], run: str |
         raise ResultsError(
             f"{folder} was run with agents {results.header.get('agents')}, not {wanted}; resume with the same --agent list"
         )
+    if results.header.get("engine", "highway-env") != engine:  # runs older than the engines are highway-env's
+        raise ResultsError(f"{folder} was run on --engine {results.header.get('engine')}; resume it with that engine")
     return results
 
 
@@ -99,6 +103,7 @@ def run_suite(
     ray_address: str | None = None,
     console: Console | None = None,
     replays: bool = False,
+    engine: str = "highway-env",
 ) -> dict:
     """Run the tasks missing from results; returns {"ran", "skipped", "seconds", "interrupted"}.
 
@@ -106,7 +111,7 @@ def run_suite(
 
     Ctrl-C stops cleanly: every finished episode is already on disk; --resume continues."""
     console = console or Console(stderr=True)
-    tasks = plan(suite, specs, replays)
+    tasks = plan(suite, specs, replays, engine)
     todo = [t for t in tasks if t.key not in results]
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False

@@ -69,3 +69,12 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message):
 def test_unwritable_output_folder():
     result = run_sim("--record", "/proc/x.mp4")  # no one, root included, may create files in /proc
     assert result.returncode == 2 and "cannot write in /proc" in result.stderr
+
+
+def test_plays_a_registered_task_on_envpool_and_refuses_a_customised_one_in_one_line():
+    result = run_sim("--scenario", "highway-fast-v0", "--agent", "random", "--engine", "envpool", "--episodes", "2")
+    assert result.returncode == 0, result.stderr
+    assert "2 episodes: success" in result.stdout
+    refused = run_sim("--scenario", "highway", "--agent", "idle", "--engine", "envpool")
+    assert refused.returncode == 2 and "cannot run on --engine envpool" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()[-1]) > 40 and "Traceback" not in refused.stderr

@@ -84,3 +84,30 @@ def test_old_runs_without_a_driving_score_rank_below_any_evaluation_with_one(tmp
     assert not run.record(agent, evaluation(success=0.9, ret=50.0))
     assert run.record(agent, evaluation(score=0.0, success=0.0, ret=0.0)), "resumed: the first scored one is best"
     assert len(json.loads((tmp_path / "metrics.json").read_text())) == 4
+
+
+def test_dqn_and_ppo_train_on_envpool_and_a_resume_keeps_the_engine(tmp_path):
+    from agents.base import AgentError
+    from agents.runs import train_agent
+
+    tiny = {"dqn": {"obs": "kinematics", "n_envs": 2, "learning_starts": 64, "batch_size": 16, "buffer_size": 2000},
+            "ppo": {"obs": "kinematics", "n_envs": 2, "n_steps": 64, "batch_size": 32, "n_epochs": 1}}
+    for name, settings in tiny.items():
+        cls = agents.get_class(name)
+        run_dir = train_agent(cls, "highway-fast-v0", 256, torch.device("cpu"), "e", False, settings, seed=1,
+                              runs_dir=tmp_path, engine="envpool", eval_every=10_000, eval_episodes=1, progress=False)
+        config = json.loads((run_dir / "last" / "config.json").read_text())
+        assert config["engine"] == "envpool" and config["steps"] >= 256
+        with pytest.raises(AgentError, match="trains on --engine envpool; resume it there"):
+            train_agent(cls, "highway-fast-v0", 512, torch.device("cpu"), "e", True, {}, seed=1, runs_dir=tmp_path,
+                        engine="highway-env", progress=False)
+
+
+def test_features_on_envpool_are_refused_before_a_run_folder_exists(tmp_path):
+    from agents.base import AgentError
+    from agents.runs import train_agent
+
+    with pytest.raises(AgentError, match="--set obs=camera"):
+        train_agent(agents.get_class("dqn"), "highway-fast-v0", 100, torch.device("cpu"), "f", False, {}, seed=1,
+                    runs_dir=tmp_path, engine="envpool", progress=False)
+    assert not any(tmp_path.rglob("*"))

@@ -41,3 +41,26 @@ def test_a_full_disk_while_writing_the_reports_is_a_typed_error_naming_the_kept_
         f"cannot write the reports in {tmp_path}/tiny/r: No space left on device; "
         f"every episode is kept in {tmp_path}/tiny/r/results.json")
     assert len(err.value.results) == 12
+
+
+def _envpool_suite(tmp_path, scenario="highway-fast-v0"):
+    path = tmp_path / "ep.yaml"
+    path.write_text(f"description: two registered tasks\nseeds: {{first: 1000000, count: 2}}\nepisodes: 1\n"
+                    f"scenarios: [{scenario}, merge-v0]\n")
+    return str(path)
+
+
+def test_a_suite_scores_on_envpool_and_its_run_remembers_the_engine(tmp_path):
+    suite = _envpool_suite(tmp_path)
+    score = scoring.score_suite(suite, ["idle", "random"], reports_dir=tmp_path / "r", run="e", engine="envpool")
+    assert score.ran == 8 and score.results.header["engine"] == "envpool"
+    assert all(0.0 <= r["score"]["driving_score"] <= 1.0 for r in score.records)
+    with pytest.raises(scoring.SuiteSetupError, match="resume it with that engine"):
+        scoring.score_suite(suite, ["idle", "random"], reports_dir=tmp_path / "r", run="e", resume=True)
+
+
+def test_a_suite_with_a_scenario_envpool_cannot_run_is_refused_before_any_episode(tmp_path):
+    with pytest.raises(scoring.SuiteSetupError, match=r"EnvPool cannot run exactly \(roundabout-v0\)") as err:
+        scoring.score_suite(_envpool_suite(tmp_path, "roundabout-v0"), ["idle"], reports_dir=tmp_path / "r",
+                            engine="envpool")
+    assert "\n" not in str(err.value) and not (tmp_path / "r").exists()
