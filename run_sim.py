@@ -260,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import agents
     import scenarios
+    from agents.base import read_config
+    from agents.checkpoint import checkpoint_encoder
     from agents.resolve import checkpoint_hash
     from sim import OBS_MODES, make_env
     from sim.rollout import play_episodes
@@ -300,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--record, --save-replay and --replay draw highway-env's frames: use --engine highway-env "
                      "(the same scenario, seeds and agent)")
     try:
-        env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None, engine=engine)
+        encoder = checkpoint_encoder(read_config(checkpoint)) if checkpoint else None  # the weights it was trained on
+        env = make_env(scenario, obs=obs, render_mode="rgb_array" if show or args.record else None, engine=engine,
+                       encoder=encoder)
     except ValueError as err:  # a scenario or camera EnvPool cannot run (sim.envpool_env.EngineError)
         parser.error(str(err))
     fps = env.unwrapped.config["policy_frequency"]  # one frame per decision: real time

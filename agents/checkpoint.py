@@ -82,13 +82,25 @@ def check_format_version(folder, version) -> None:
                          "save it again with agent.save() or retrain")
 
 
-def perception_hash(obs: str = "features") -> str | None:
-    """Short hash of the installed perception weights that read `obs` (features: the default
-    encoder; camera: the world-state camera's), recorded in checkpoints."""
+def perception_hash(obs: str = "features", encoder: str | None = None) -> str | None:
+    """Short hash of the installed perception weights that read `obs` (features: `encoder`'s,
+    default the default encoder; camera: the world-state camera's), recorded in checkpoints."""
     from perception.weights import CAMERA_WEIGHTS, DEFAULT_WEIGHTS, file_sha256, weights_paths
 
-    path = weights_paths(CAMERA_WEIGHTS if obs == "camera" else DEFAULT_WEIGHTS)[0]
+    path = weights_paths(CAMERA_WEIGHTS if obs == "camera" else (encoder or DEFAULT_WEIGHTS))[0]
     return file_sha256(path)[:16] if path.exists() else None
+
+
+def features_encoder(obs: str, encoder: str) -> str | None:
+    """The weights name a checkpoint's features come from (None unless obs is "features")."""
+    return encoder if obs == "features" else None
+
+
+def checkpoint_encoder(config: dict) -> str | None:
+    """The perception weights an env must encode with to feed a checkpoint (its config.json):
+    None (the default encoder) for checkpoints older than the setting, or not on features."""
+    encoder = config.get("encoder")
+    return encoder if config.get("obs") == "features" and isinstance(encoder, str) else None
 
 
 def checkpoint_obs_shape(state: dict) -> tuple:
@@ -104,8 +116,15 @@ def check_trained_on(folder, config: dict, state: dict, env, scenario: str | Non
     if env.observation_space.shape != checkpoint_obs_shape(state):
         raise AgentError(f"{folder} was trained on obs={obs!r} {checkpoint_obs_shape(state)}; "
                          f"this env gives {env.observation_space.shape}")
-    if obs == "features" and config.get("perception_weights") not in (None, perception_hash()):
+    if obs == "features" and config.get("perception_weights") not in (None, perception_hash(obs, checkpoint_encoder(config))):
         raise AgentError(f"{folder} was trained on other perception weights than the installed ones")
+    if obs == "features" and getattr(env, "camera", None) is not None:  # make_env's envs say which camera they encode
+        from perception.weights import DEFAULT_WEIGHTS, load_encoder
+
+        name = checkpoint_encoder(config) or DEFAULT_WEIGHTS
+        if load_encoder(name).config.camera_config != env.camera:
+            raise AgentError(f"{folder} was trained on the features of other perception weights ({name!r}) than this "
+                             f"env encodes: build it with make_env(..., encoder={name!r})")
     trained = config.get("scenario")
     if scenario is not None and trained is not None and trained not in scenarios.lineage(scenario):
         raise AgentError(f"{folder} was trained on scenario {trained!r}, not {scenario!r}")

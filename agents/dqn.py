@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import (check_trained_on, load_checkpoint, perception_hash, reset_progress,
+from agents.checkpoint import (check_trained_on, features_encoder, load_checkpoint, perception_hash, reset_progress,
                                restore_progress, save_checkpoint)
 from agents.settings import check_setting, read_settings_table
 from perception.encoder import Encoder
@@ -34,6 +34,9 @@ SETTINGS_FILE = Path(__file__).with_name("dqn.yaml")  # per-scenario settings ov
 @dataclass(frozen=True)
 class DQNConfig:
     obs: str = "features"
+    # perception weights whose features obs="features" are: "default" (highway-env's camera) or
+    # "v2" (the world-state camera: the one EnvPool can draw); perception/weights/
+    encoder: str = "default"
     n_envs: int = 4  # vector-env workers
     learning_rate: float = 5e-4
     gamma: float = 0.9  # short episodes (10-40 decisions): a 10-step horizon
@@ -231,7 +234,8 @@ class DQNAgent(Agent):
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.dqn_config.obs,
                 "dqn": asdict(self.dqn_config), "steps": self.steps, "total_steps": self.total_steps,
                 "train_seconds": self.train_seconds, "evaluation": self.evaluation, "engine": self.engine,
-                "perception_weights": perception_hash(self.dqn_config.obs)}
+                "encoder": features_encoder(self.dqn_config.obs, self.dqn_config.encoder),
+                "perception_weights": perception_hash(self.dqn_config.obs, self.dqn_config.encoder)}
 
     def save(self, path) -> Path:
         state = {"learner": self.learner.state_dict(), "obs_shape": torch.tensor(self.obs_shape)}

@@ -23,7 +23,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     """Train `agent` (a DQNAgent, possibly loaded from run_dir/last to resume) up to total_steps
     on `engine`'s vector env (evaluations on highway-env)."""
     c, learner = agent.dqn_config, agent.learner
-    check_training_engine(engine, c.obs)  # before the run folder exists
+    check_training_engine(engine, c.obs, c.encoder)  # before the run folder exists
     if agent.device.type == "cpu" and c.obs != "camera":
         torch.set_num_threads(1)  # batches of a small MLP: thread hand-offs cost more than they save
     obs_dtype = np.uint8 if c.obs == "camera" else np.float16  # compact replay: never float frames
@@ -35,7 +35,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     if c.obs == "features":
         from perception.weights import load_encoder
 
-        encoder = load_encoder(device=agent.device)
+        encoder = load_encoder(c.encoder, device=agent.device)
     seed = agent.seed or 0  # the run seed; env seeds come from the seed plan (training_vec_env)
     venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder, engine)
     space = venv.observation_space

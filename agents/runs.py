@@ -60,14 +60,19 @@ def train_agent(agent_class, scenario: str, steps: int | None, device, run: str 
         if settings:
             raise AgentError("--set cannot change a run being resumed (its schedule must stay the same)")
         obs = checkpoint_obs(run_dir / "last")
-        agent = agent_class.load(run_dir / "last", make_env(scenario, obs=obs), device=device)
+        from agents.checkpoint import checkpoint_encoder
+
+        encoder = checkpoint_encoder(read_config(run_dir / "last"))
+        agent = agent_class.load(run_dir / "last", make_env(scenario, obs=obs, encoder=encoder), device=device)
         total = steps or agent.total_steps or budget  # the interrupted run's budget keeps its schedule
     else:
         run_dir = runs_dir / scenario / agent_class.name / (run or time.strftime("%Y%m%d-%H%M%S"))
         if run_dir.exists():
             raise AgentError(f"run folder {run_dir} already exists; pick another --run or add --resume")
         config = agent_class.config_class.from_dict({**agent_class.default_settings(scenario), **settings})
-        agent = agent_class(make_env(scenario, obs=config.obs), seed=seed, config=config, device=device, scenario=scenario)
+        encoder = config.encoder if config.obs == "features" else None
+        agent = agent_class(make_env(scenario, obs=config.obs, encoder=encoder), seed=seed, config=config, device=device,
+                            scenario=scenario)
         total = budget
     agent.total_steps = total
     if resume and engine is not None and engine != agent.engine:

@@ -28,13 +28,13 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.base import Agent, AgentError
-from agents.checkpoint import (check_trained_on, load_checkpoint, perception_hash, reset_progress,
+from agents.checkpoint import (check_trained_on, features_encoder, load_checkpoint, perception_hash, reset_progress,
                                restore_progress, save_checkpoint)
 from agents.dqn import KINEMATICS_SCALE
 from agents.settings import check_setting, read_settings_table
 
 # Settings of ours, next to the algorithm's own constructor arguments.
-OWN_DEFAULTS = {"obs": "features", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False,
+OWN_DEFAULTS = {"obs": "features", "encoder": "default", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False,
                 "crash_penalty": 0.0}  # [reward] off a crash's or off-road end, training only (agents/training.py)
 # Constructor arguments that are not hyperparameters (or that the adapter sets itself).
 NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
@@ -72,6 +72,10 @@ class SB3Settings:
     @property
     def obs(self) -> str:
         return self.values["obs"]
+
+    @property
+    def encoder(self) -> str:
+        return self.values["encoder"]
 
     @classmethod
     def defaults(cls) -> dict:
@@ -203,7 +207,8 @@ class SB3Agent(Agent):
         return {"agent": self.name, "seed": self.seed, "scenario": self.scenario, "obs": self.settings.obs,
                 "settings": self.settings.values, "steps": self.steps, "total_steps": self.total_steps,
                 "train_seconds": self.train_seconds, "evaluation": self.evaluation, "engine": self.engine,
-                "updates": int(getattr(self.model, "_n_updates", 0)), "perception_weights": perception_hash(self.settings.obs)}
+                "updates": int(getattr(self.model, "_n_updates", 0)), "encoder": features_encoder(self.settings.obs, self.settings.encoder),
+                "perception_weights": perception_hash(self.settings.obs, self.settings.encoder)}
 
     def save(self, path) -> Path:
         state = {"model": self.training_state(), "obs_shape": torch.tensor(self.obs_shape)}

@@ -71,7 +71,7 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     up to a whole number of rollouts.
     """
     settings = agent.settings
-    check_training_engine(engine, settings.obs)  # before the run folder exists
+    check_training_engine(engine, settings.obs, settings.encoder)  # before the run folder exists
     if issubclass(agent.algorithm, OnPolicyAlgorithm):
         rollout = settings.values["n_steps"] * settings.values["n_envs"]
         total_steps = -(-total_steps // rollout) * rollout
@@ -88,7 +88,7 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     if settings.obs == "features":
         from perception.weights import load_encoder
 
-        encoder = load_encoder(device=agent.device)
+        encoder = load_encoder(settings.encoder, device=agent.device)
     venv = training_vec_env(agent.scenario, settings.values["n_envs"], settings.obs, agent.seed, agent.steps,
                             settings.values["crash_penalty"], encoder, engine)
     # SB3's own seed (torch, numpy, exploration) changes on resume like the workers' seeds. It was

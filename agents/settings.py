@@ -38,6 +38,10 @@ def check_setting(agent: str, key: str, value: Any, default: Any) -> Any:
         if value not in OBS_MODES:
             raise AgentError(f"{where}: expected one of {', '.join(OBS_MODES)}")
         return value
+    if key == "encoder":  # a name of shipped perception weights (checked when training starts)
+        if not (isinstance(value, str) and value and len(value) <= 100 and "\n" not in value):
+            raise AgentError(f"{where}: expected the name of perception weights, e.g. default or v2")
+        return value
     if key == "net_arch":
         if not (isinstance(value, list) and value and all(_is_int(n) and 0 < n <= MAX_WIDTH for n in value)):
             raise AgentError(f"{where}: expected a list of layer sizes from 1 to {MAX_WIDTH}, e.g. [256, 256]")

@@ -42,22 +42,28 @@ def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None,
     the step it starts at), so a resumed run does not replay its first episodes; crash penalty
     shaping (VecCrashPenalty) when crash_penalty is not 0. engine: "highway-env" (subprocess
     workers) or "envpool" (one EnvPool on threads); held-out evaluations run on highway-env."""
-    check_training_engine(engine, obs)
     seeds = training_env_seeds(run_seed or 0, start_step, n_envs)
     venv = make_vec_env(scenario, n_envs, obs=obs, seeds=seeds, encoder=encoder, engine=engine)
     return VecCrashPenalty(venv, crash_penalty) if crash_penalty else venv
 
 
-def check_training_engine(engine: str, obs: str) -> None:
-    """Refuse, before anything is built, what an engine cannot train on."""
+def check_training_engine(engine: str, obs: str, encoder: str) -> None:
+    """Refuse, before anything is built, what an engine cannot train on (and weights that are not there)."""
+    from perception.weights import WeightsError, load_encoder
     from scenarios.engines import ENGINES
 
     if engine not in ENGINES:
         raise AgentError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
-    if engine == "envpool" and obs == "features":
-        raise AgentError("obs 'features' are the default encoder's, which reads highway-env's own camera and EnvPool "
-                         "cannot draw it; on --engine envpool train with --set obs=camera (the world-state camera's "
-                         "encoder inside the network) or --set obs=kinematics")
+    if obs != "features":
+        return
+    try:
+        camera = load_encoder(encoder).config.camera_config
+    except WeightsError as err:
+        raise AgentError(f"encoder {encoder!r}: {err}") from None
+    if engine == "envpool" and camera.renderer != "world-state":
+        raise AgentError(f"encoder {encoder!r} reads highway-env's own camera, which EnvPool cannot draw; on --engine "
+                         "envpool train on the world-state camera's features with --set encoder=v2 "
+                         "(or --set obs=camera / obs=kinematics)")
 
 
 def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int, encoder=None) -> dict:

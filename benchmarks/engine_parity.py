@@ -3,8 +3,8 @@
     python benchmarks/engine_parity.py [--episodes 200] [--scenarios highway-fast-v0 merge-v0]
                                        [--policies random idle brake] [--budget 3600]
 
-Each policy plays `episodes` episodes on each engine (obs="kinematics": states at decisions, the
-engine's own registered frequencies; seeds from the evaluation range, the same list on both
+Each policy (a registered agent, or a trained checkpoint folder) plays `episodes` episodes on each
+engine (obs="kinematics" for registered agents: states at decisions, the registered frequencies; seeds from the evaluation range, the same list on both
 engines, though the two engines' RNGs differ, so the episodes are samples of the same task, not
 copies). Compared per policy, engine against engine:
 - rates (success, collision, off-road): the difference with a 95% Newcombe (Wilson) interval and
@@ -46,9 +46,20 @@ ALPHA = 0.05
 ENGINES = ("highway-env", "envpool")
 
 
+def make_policy(policy: str, scenario, engine: str):
+    """(env, agent): a registered agent on obs kinematics, or a checkpoint folder on its own obs."""
+    if not Path(policy).is_dir():
+        env = make_env(scenario, obs="kinematics", engine=engine)
+        return env, agents.make(policy, env, seed=0)
+    from agents.base import read_config
+
+    config = read_config(policy)
+    env = make_env(scenario, obs=config["obs"], engine=engine)
+    return env, agents.get_class(config["agent"]).load(policy, env)
+
+
 def play(scenario, engine: str, policy: str, seeds: list[int], deadline: float, progress, task) -> list[dict]:
-    env = make_env(scenario, obs="kinematics", engine=engine)
-    agent = agents.make(policy, env, seed=seeds[0])
+    env, agent = make_policy(policy, scenario, engine)
     out = []
     try:
         for seed in seeds:
@@ -106,6 +117,18 @@ def compare(runs: dict[str, list[dict]]) -> dict:
     return out
 
 
+def markdown(results: dict) -> str:
+    """docs/engines.md's parity table: per scenario and policy, each engine's rates and means."""
+    rows = ["| scenario | verdict | policy | episodes | success | collision | off-road | speed [m/s] | distance [m] "
+            "| lane changes | length [steps] |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results["scenarios"].items():
+        for policy, c in r["policies"].items():
+            cells = [f"{c[m]['highway-env']:.2f} / {c[m]['envpool']:.2f}" + (" *" if c[m]["p"] < r["bonferroni_threshold"] else "")
+                     for m in [f"{x}_rate" for x in RATES] + list(MEANS)]
+            rows.append(f"| {name} | {r['verdict']} | {policy} | {c['episodes']} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy and engine (default: 200)")
@@ -113,7 +136,11 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=["random", "idle", "brake"])
     parser.add_argument("--budget", type=float, default=3600.0, help="[s] per scenario (default: 3600)")
     parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
+    parser.add_argument("--table", action="store_true", help="print the markdown table of --out and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(Path(args.out).read_text())), end="")
+        return
     names = args.scenarios or [s.name for s in load_suite("registered").scenarios]
     seeds = [EVAL_SEED_BASE + i for i in range(args.episodes)]
     results = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}

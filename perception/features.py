@@ -27,10 +27,11 @@ def encode_frames(encoder: Encoder, frames: np.ndarray) -> np.ndarray:
     return encoder.features(batch).cpu().numpy()
 
 
-def encoder_and_camera(encoder: Encoder | None = None, camera: CameraConfig | None = None):
-    """(encoder, the camera contract it reads): the shipped default encoder when none is given;
-    another camera asked for is refused in one line."""
-    encoder = encoder or load_encoder()
+def encoder_and_camera(encoder: Encoder | str | None = None, camera: CameraConfig | None = None):
+    """(encoder, the camera contract it reads): the shipped default encoder when none is given, or
+    the shipped weights of that name (perception/weights/); another camera asked for is refused
+    in one line."""
+    encoder = load_encoder(encoder) if isinstance(encoder, str) else (encoder or load_encoder())
     if camera is not None:
         encoder.check_camera(camera)
     return encoder, encoder.config.camera_config

@@ -69,6 +69,7 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
 
     import agents
     from agents.base import read_config
+    from agents.checkpoint import checkpoint_encoder
     from sim import make_env
     from sim.replay import Replay
     from sim.rollout import play_episodes
@@ -79,7 +80,7 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     config = read_config(checkpoint) if checkpoint else {}
     cls = agents.get_class(config.get("agent", task.agent.name))  # the zoo agent's class differs by scenario
     obs = config.get("obs", cls.default_obs)
-    env = make_env(scenario, obs=obs, seed=env_seed, engine=task.engine)
+    env = make_env(scenario, obs=obs, seed=env_seed, engine=task.engine, encoder=checkpoint_encoder(config))
     replay = None
     try:
         agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)

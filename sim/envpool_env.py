@@ -170,6 +170,7 @@ class EnvPoolEnv(gym.Env):
     """Env `index` of a Pool, as an unwrapped highway-env env looks to sim's wrappers."""
 
     metadata = {"render_modes": []}
+    engine = "envpool"  # agents that read highway-env's own objects (idm) check it
 
     def __init__(self, pool: Pool, index: int = 0) -> None:
         self.pool, self.index = pool, index

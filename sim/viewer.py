@@ -40,12 +40,13 @@ def title_for(scenario: str, agent: str, checkpoint_hash: str | None = None) -> 
 
 def encoder_perception(camera: CameraConfig | None = None, weights: str | None = None) -> Callable | None:
     """perceive(frames (C, H, W) uint8, view) -> (S, 6) in the camera's frame, from perception
-    weights (default: the shipped ones) that read `camera`'s frames, or None when they are not
-    installed or read another camera (the overlay then shows the truth only)."""
+    weights (default: the shipped ones for that camera) that read `camera`'s frames, or None when
+    they are not installed or read another camera (the overlay then shows the truth only)."""
     try:
-        from perception.weights import DEFAULT_WEIGHTS, load_encoder
+        from perception.weights import CAMERA_WEIGHTS, DEFAULT_WEIGHTS, load_encoder
 
-        encoder = load_encoder(weights or DEFAULT_WEIGHTS).eval()
+        ours = camera is not None and camera.renderer == "world-state"
+        encoder = load_encoder(weights or (CAMERA_WEIGHTS if ours else DEFAULT_WEIGHTS)).eval()
         if camera is not None:
             encoder.check_camera(camera)
     except (ImportError, OSError, ValueError):

@@ -86,7 +86,7 @@ def test_loading_refuses_another_scenario_obs_mode_or_agent(trained):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"learning_rte": 1e-3}, "unknown ppo setting(s) learning_rte; valid: obs, n_envs"),
+    ({"learning_rte": 1e-3}, "unknown ppo setting(s) learning_rte; valid: obs, encoder, n_envs"),
     ({"learning_rate": -1.0}, "learning_rate=-1.0: expected a positive number"),
     ({"n_steps": 12.5}, "n_steps=12.5: expected an integer"),
     ({"gamma": 1.5}, "gamma=1.5: expected a number in [0, 1]"),

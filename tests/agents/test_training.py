@@ -111,3 +111,21 @@ def test_features_on_envpool_are_refused_before_a_run_folder_exists(tmp_path):
         train_agent(agents.get_class("dqn"), "highway-fast-v0", 100, torch.device("cpu"), "f", False, {}, seed=1,
                     runs_dir=tmp_path, engine="envpool", progress=False)
     assert not any(tmp_path.rglob("*"))
+
+
+def test_dqn_trains_on_envpool_features_of_the_v2_encoder_and_plays_them_on_highway_env(tmp_path):
+    from agents.base import AgentError, read_config
+    from agents.checkpoint import checkpoint_encoder
+    from agents.runs import train_agent
+    from sim.rollout import play_episodes
+
+    settings = {"encoder": "v2", "n_envs": 2, "learning_starts": 32, "batch_size": 16, "buffer_size": 1000}
+    run_dir = train_agent(agents.get_class("dqn"), "merge-v0", 96, torch.device("cpu"), "v2", False, settings, seed=1,
+                          runs_dir=tmp_path, engine="envpool", eval_every=10_000, eval_episodes=1, progress=False)
+    config = read_config(run_dir)
+    assert config["encoder"] == checkpoint_encoder(config) == "v2"
+    env = make_env("merge-v0", obs="features", encoder=checkpoint_encoder(config), seed=1_000_000)  # highway-env
+    (episode,) = play_episodes(env, agents.get_class("dqn").load(run_dir, env), [1_000_000])
+    assert episode["length"] >= 1
+    with pytest.raises(AgentError, match="other perception weights"):  # the default encoder's features are not its
+        agents.get_class("dqn").load(run_dir, make_env("merge-v0", obs="features"))
