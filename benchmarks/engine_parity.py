@@ -12,7 +12,8 @@ copies). Compared per policy, engine against engine:
 - means (speed, distance, lane changes, episode length): the difference with a 95% Welch
   interval and Welch's t-test.
 A scenario is "parity" when no comparison differs at the Bonferroni-corrected 5% level (every
-p >= 0.05 / comparisons); otherwise "train-only", with the differing comparisons listed.
+p >= 0.05 / comparisons); otherwise "train-only", with the differing comparisons listed; and
+"too few episodes" when nothing differs but a policy played fewer than MIN_EPISODES.
 `--budget` [s] caps the time per scenario: a slow one plays fewer episodes, and says so.
 """
 
@@ -43,6 +44,7 @@ from sim import make_env  # noqa: E402
 RATES = ("success", "collision", "offroad")
 MEANS = ("mean_speed", "distance", "lane_changes", "length")
 ALPHA = 0.05
+MIN_EPISODES = 50  # per policy and engine, for a verdict
 ENGINES = ("highway-env", "envpool")
 
 
@@ -117,6 +119,17 @@ def compare(runs: dict[str, list[dict]]) -> dict:
     return out
 
 
+def judge(per_policy: dict) -> dict:
+    """The verdict of one scenario's comparisons (see the module docstring)."""
+    tests = [(p, m, c["p"]) for p, r in per_policy.items() for m, c in r.items() if m != "episodes"]
+    threshold = ALPHA / len(tests)
+    differing = [f"{p}: {m} (p={q:.2g})" for p, m, q in tests if q < threshold]
+    enough = min(r["episodes"] for r in per_policy.values()) >= MIN_EPISODES
+    # a difference found is one (the test allowed for the sample size); its absence needs enough episodes
+    verdict = "train-only" if differing else ("parity" if enough else "too few episodes")
+    return {"verdict": verdict, "differing": differing, "bonferroni_threshold": threshold}
+
+
 def markdown(results: dict) -> str:
     """docs/engines.md's parity table: per scenario and policy, each engine's rates and means."""
     rows = ["| scenario | verdict | policy | episodes | success | collision | off-road | speed [m/s] | distance [m] "
@@ -163,11 +176,7 @@ def main() -> None:
                 n = min(len(r) for r in runs.values())
                 runs = {e: r[:n] for e, r in runs.items()}  # the same seeds on both
                 per_policy[policy] = {"episodes": n, **compare(runs)}
-            tests = [(p, m, c["p"]) for p, r in per_policy.items() for m, c in r.items() if m != "episodes"]
-            threshold = ALPHA / len(tests)
-            differing = [f"{p}: {m} (p={q:.2g})" for p, m, q in tests if q < threshold]
-            results["scenarios"][name] = {"verdict": "train-only" if differing else "parity", "differing": differing,
-                                          "bonferroni_threshold": threshold, "policies": per_policy, "seconds": seconds}
+            results["scenarios"][name] = judge(per_policy) | {"policies": per_policy, "seconds": seconds}
             Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     results["machine"] = {"cores": os.cpu_count(), "python": platform.python_version(),
                           "seeds": f"{seeds[0]}..{seeds[-1]} (evaluation range)", "obs": "kinematics"}

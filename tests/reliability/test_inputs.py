@@ -90,7 +90,7 @@ PPO = ["--train", "--scenario", "merge", "--agent", "ppo"]
 
 
 @pytest.mark.parametrize("args, message", [
-    (DQN + ["--set", "learning_rte=1"], "unknown dqn setting(s) learning_rte; valid: obs, n_envs"),
+    (DQN + ["--set", "learning_rte=1"], "unknown dqn setting(s) learning_rte; valid: obs, encoder, n_envs"),
     (DQN + ["--set", "learning_rate=nan"], "dqn setting learning_rate=nan: expected a finite number"),
     (DQN + ["--set", "learning_rate=-inf"], "learning_rate=-inf: expected a finite number"),
     (DQN + ["--set", "learning_rate=0"], "learning_rate=0: expected a positive number"),
