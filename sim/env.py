@@ -116,7 +116,7 @@ def wrap_engine_env(env: gym.Env, scenario, obs: str, camera: CameraConfig, trut
 def make_envpool_env(scenario, camera: CameraConfig | None, seed: int | None, render_mode: str | None) -> gym.Env:
     """One EnvPool env of `scenario` with the scenario's step budget; camera: the contract whose
     frame spacing sets the substeps (None: states at decisions only)."""
-    from sim.envpool_env import EngineError, EnvPoolEnv, Pool, check_envpool, substeps_for
+    from sim.envpool_env import EngineError, Pool, check_envpool, pool_env, substeps_for
 
     check_envpool(scenario)
     if render_mode is not None:
@@ -125,7 +125,7 @@ def make_envpool_env(scenario, camera: CameraConfig | None, seed: int | None, re
         raise EngineError(f"the {camera.renderer!r} camera draws highway-env's own objects; on --engine envpool "
                           "use the world-state camera (CameraConfig())")
     pool = Pool(scenario, 1, [seed], substeps_for(scenario, camera))
-    return gym.wrappers.TimeLimit(EnvPoolEnv(pool), max_episode_steps=scenario.budgets.max_steps)
+    return pool_env(pool)
 
 
 class GroundTruth(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -56,12 +56,11 @@ class Pool:
         elif scenario.env_id not in ENVPOOL_TASKS:
             raise EngineError(f"EnvPool has no port of {scenario.env_id}")
         self.scenario, self.n_envs, self.substeps = scenario, n_envs, substeps
-        registered = _registered_config(scenario)
-        self.policy_frequency = float(registered.get("policy_frequency", 1))
         kwargs = envpool_config(scenario)
         if not exact:  # only what every port takes
             kwargs = {k: v for k, v in kwargs.items() if k == "duration"}
-        self.policy_frequency = float(kwargs.get("policy_frequency", self.policy_frequency))
+        # [Hz] the scenario's decisions (a highway task's config may change it)
+        self.policy_frequency = float(kwargs.get("policy_frequency", _registered_config(scenario)["policy_frequency"]))
         kwargs["policy_frequency"] = int(round(self.policy_frequency * substeps))
         kwargs["max_episode_steps"] = (scenario.budgets.max_steps + STEPS_MARGIN) * substeps
         threads = threads or min(n_envs, os.cpu_count() or 1)
@@ -112,22 +111,22 @@ class Pool:
         return dict(self._run([index], [action], filler))[index]
 
     def _run(self, indices: list[int], actions, filler):
-        """(index, (debug states of each substep, reward, terminated, truncated)) per env."""
+        """(index, (debug states of each substep, reward, terminated, truncated)) per env: the
+        action at the first substep, filler(actions) at the others, envs that ended left out."""
         states = {i: [] for i in indices}
         reward = dict.fromkeys(indices, 0.0)
         done = dict.fromkeys(indices, (False, False))
-        live = list(indices)
-        batch = np.asarray([a for a in actions])
+        first, later = np.asarray(actions), filler(np.asarray(actions))  # (n,) or (n, A), in `indices` order
+        live = np.arange(len(indices))  # positions in `indices` of the envs still running
         for k in range(self.substeps):
-            if not live:
+            if len(live) == 0:
                 break
-            ids = np.array(live, np.int32)
-            step_actions = batch[[indices.index(i) for i in live]] if k == 0 else filler(batch[[indices.index(i) for i in live]])
-            _, r, terminated, truncated, _ = self._env.step(step_actions, ids)
-            for i, debug, ri, te, tr in zip(live, self._env.debug_states(ids), r, terminated, truncated, strict=True):
+            ids = np.array([indices[p] for p in live], np.int32)
+            _, r, terminated, truncated, _ = self._env.step((first if k == 0 else later)[live], ids)
+            for i, debug, ri, te, tr in zip(ids.tolist(), self._env.debug_states(ids), r, terminated, truncated, strict=True):
                 states[i].append(debug)
                 reward[i], done[i] = float(ri), (bool(te), bool(tr))
-            live = [i for i in live if not any(done[i])]
+            live = np.array([p for p in live if not any(done[indices[p]])], dtype=int)
         for i in indices:
             yield i, (states[i], reward[i], *done[i])
 
@@ -217,6 +216,11 @@ class EnvPoolEnv(gym.Env):
         return {"speed": self.vehicle.speed, "crashed": self.vehicle.crashed}
 
 
+def pool_env(pool: Pool, index: int = 0) -> gym.Env:
+    """Env `index` of a pool with its scenario's step budget: what make_env wraps, as gym.make's is."""
+    return gym.wrappers.TimeLimit(EnvPoolEnv(pool, index), max_episode_steps=pool.scenario.budgets.max_steps)
+
+
 def measuring_env(scenario, obs: str = "kinematics", seed: int | None = None) -> gym.Env:
     """An EnvPool env with sim's wrappers even for a registered task EnvPool cannot run exactly
     (its seedless ports), to measure how it differs (benchmarks/engine_parity.py, tests); never
@@ -227,5 +231,4 @@ def measuring_env(scenario, obs: str = "kinematics", seed: int | None = None) ->
 
     camera = CameraConfig()
     pool = Pool(scenario, 1, [seed], substeps_for(scenario, camera if obs != "kinematics" else None), exact=False)
-    env = gym.wrappers.TimeLimit(EnvPoolEnv(pool), max_episode_steps=scenario.budgets.max_steps)
-    return wrap_engine_env(env, scenario, obs, camera, DEFAULT_TRUTH_VEHICLES, None, seed)
+    return wrap_engine_env(pool_env(pool), scenario, obs, camera, DEFAULT_TRUTH_VEHICLES, None, seed)

@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from scenarios.seeds import MAX_SEED
 from sim.camera import CameraConfig
-from sim.env import make_env
+from sim.env import make_env, wrap_engine_env
 from sim.truth import DEFAULT_TRUTH_VEHICLES
 
 # [s] the longest a worker may take to answer (a step, a reset, its spaces): highway-env steps in
@@ -95,21 +95,16 @@ def _highway_env_vec_env(name, n_envs, worker_obs, seeds, camera, truth_vehicles
 
 
 def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles) -> VecEnv:
-    import gymnasium as gym
-
     import scenarios
-    from sim.camera import CameraConfig as Camera
-    from sim.env import wrap_engine_env
-    from sim.envpool_env import EnvPoolEnv, Pool, substeps_for
+    from sim.envpool_env import Pool, pool_env, substeps_for
 
     if isinstance(scenario, str):
         scenario = scenarios.get(scenario)
-    camera = camera or Camera()
+    camera = camera or CameraConfig()
     pool = Pool(scenario, n_envs, seeds, substeps_for(scenario, camera if obs != "kinematics" else None))
 
-    def slot(index: int):
-        env = gym.wrappers.TimeLimit(EnvPoolEnv(pool, index), max_episode_steps=scenario.budgets.max_steps)
-        return wrap_engine_env(env, scenario, obs, camera, truth_vehicles, None, None)  # the pool holds the seeds
+    def slot(index: int):  # the pool holds the seeds: no seed for the wrappers
+        return wrap_engine_env(pool_env(pool, index), scenario, obs, camera, truth_vehicles, None, None)
 
     return EnvPoolVecEnv([functools.partial(slot, i) for i in range(n_envs)], seeds, pool)
 
