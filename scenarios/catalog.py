@@ -72,6 +72,13 @@ class Scenario:
         scenario's is the route length from the ego's start to the goal, measured at each reset."""
         return None if self.route.goal is not None else self.route.reference_speed * self.duration
 
+    def __reduce__(self):
+        """Pickled as plain data (a MappingProxyType cannot be), so that vector-env workers get
+        the scenario itself, suite variants included, not a name they would look up again."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["action"], state["config"] = dict(self.action), dict(self.config)
+        return (_scenario_from_state, (state,))
+
     def env_config(self) -> dict:
         """A fresh, mutable highway-env config dict (overrides + action)."""
         config = copy.deepcopy(dict(self.config))
@@ -80,6 +87,11 @@ class Scenario:
 
 
 YAML_KEYS = {f.name for f in fields(Scenario)} - {"name"}
+
+
+def _scenario_from_state(state: dict) -> Scenario:
+    """A pickled Scenario (Scenario.__reduce__), validated when it was first built."""
+    return Scenario(**state | {"action": MappingProxyType(state["action"]), "config": MappingProxyType(state["config"])})
 
 
 @functools.cache

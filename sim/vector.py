@@ -17,6 +17,7 @@ import signal
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+import scenarios
 from scenarios.seeds import MAX_SEED
 from sim.camera import CameraConfig
 from sim.env import make_env, wrap_engine_env
@@ -28,7 +29,7 @@ STEP_TIMEOUT = 120.0
 
 
 def make_vec_env(
-    scenario: str,
+    scenario: str | scenarios.Scenario,
     n_envs: int,
     obs: str = "camera",
     seed: int | None = None,
@@ -61,7 +62,8 @@ def make_vec_env(
     if len(seeds) != n_envs or not all(_is_seed(s) for s in seeds):
         raise ValueError(f"seeds must be {n_envs} integers from 0 to {MAX_SEED}, one per worker, got {seeds!r:.80}")
     seeds = [int(s) for s in seeds]  # plain ints, for worker_seeds and the workers' first reset
-    name = scenario if isinstance(scenario, str) else scenario.name
+    scenario = scenarios.get(scenario) if isinstance(scenario, str) else scenario
+    name = scenario.name
     worker_obs = "camera" if obs == "features" else obs
     if obs == "features":
         from perception.features import encoder_and_camera
@@ -72,7 +74,7 @@ def make_vec_env(
     elif engine != "highway-env":
         raise ValueError(f"unknown engine {engine!r}; valid engines: highway-env, envpool")
     else:
-        venv = _highway_env_vec_env(name, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout)
+        venv = _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout)
     if obs == "features":
         from perception.features import VecFeatures
 
@@ -80,26 +82,23 @@ def make_vec_env(
     return venv
 
 
-def _highway_env_vec_env(name, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout) -> VecEnv:
-    env_fns = [
-        functools.partial(make_env, name, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
+def _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout) -> VecEnv:
+    env_fns = [  # the scenario itself goes to the workers (pickled as data: suite variants too)
+        functools.partial(make_env, scenario, obs=worker_obs, seed=s, camera=camera, truth_vehicles=truth_vehicles)
         for s in seeds
     ]
     if subprocess is None:
         subprocess = n_envs > 1
     if subprocess:
-        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], name, seeds, step_timeout)
+        venv = WorkerVecEnv([functools.partial(_worker_env, fn) for fn in env_fns], scenario.name, seeds, step_timeout)
     else:
         venv = SeededDummyVecEnv(env_fns, seeds)
     return venv
 
 
 def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles) -> VecEnv:
-    import scenarios
     from sim.envpool_env import Pool, pool_env, substeps_for
 
-    if isinstance(scenario, str):
-        scenario = scenarios.get(scenario)
     camera = camera or CameraConfig()
     pool = Pool(scenario, n_envs, seeds, substeps_for(scenario, camera if obs != "kinematics" else None))
 

@@ -93,3 +93,21 @@ def test_window_shows_frames_and_closing_it_stops_cleanly():
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     assert window.show(frame) is False
     assert window.closed
+
+
+def test_a_suite_variant_trains_in_worker_processes_as_a_value():
+    """make_vec_env sends the scenario itself to its workers (pickled as data), so a variant the
+    catalog does not know by name runs there too."""
+    import pickle
+
+    from scenarios.catalog import variant
+
+    two_lanes = variant("highway", "highway-2-lanes-test", {"config": {"lanes_count": 2}})
+    assert pickle.loads(pickle.dumps(two_lanes)) == two_lanes
+    venv = make_vec_env(two_lanes, 1, obs="kinematics", seed=0, subprocess=True)
+    try:
+        venv.reset()
+        lanes = venv.env_method("get_wrapper_attr", "unwrapped")
+        assert all(len(env.road.network.graph["0"]["1"]) == 2 for env in lanes)
+    finally:
+        venv.close()
