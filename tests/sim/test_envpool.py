@@ -57,13 +57,6 @@ def test_envpool_envs_pass_gymnasium_and_sb3_env_checkers(name, obs):
     env.close()
 
 
-@pytest.mark.parametrize("name", ["merge", "merge-dense", "highway-fast-v0"])
-def test_sb3_env_checker_passes_on_highway_env(name):
-    env = make_env(name, obs="kinematics", seed=0)
-    sb3_check_env(env, warn=False)  # merge's terminated was a numpy bool
-    env.close()
-
-
 def _rollout(env, actions):
     out = []
     obs, info = env.reset()
