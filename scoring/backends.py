@@ -7,6 +7,10 @@ A local worker process that dies (killed, out of memory, crashed) takes the epis
 with it: the pool is restarted and they run again, one at a time, so that an episode that
 kills its worker again is named in a ScoringWorkerError and the run ends (finished episodes
 are already in results.json; --resume continues).
+
+A worker still running an episode episode_timeout after it started it is hung (stopped, stuck
+in a system call, in an endless loop): it is killed and a ScoringWorkerError naming the episode
+ends the run. Inline (workers=1) nothing times out: the episode runs in the caller's process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,7 +37,12 @@ def run_inline(tasks: list[Task]) -> Iterator[dict]:
         yield run_task(task)
 
 
-def _worker_init() -> None:
+_starts = None  # in a pool worker: the queue it reports each episode's start to (_run_reported)
+
+
+def _worker_init(starts) -> None:
+    global _starts
+    _starts = starts
     # Ctrl-C goes to the whole process group: the parent handles it (stops, keeps what is
     # done); workers finish nothing new but must not die with a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -43,10 +53,12 @@ def _worker_init() -> None:
 
 
 MAX_POOL_RESTARTS = 5  # worker deaths tolerated in one run before it stops (something keeps killing them)
+EPISODE_TIMEOUT = 300.0  # [s] an episode running longer has a hung worker (the slowest real one: well under a minute)
+POLL = 1.0  # [s] how often a run with episodes in flight looks for hung ones
 
 
 class ScoringWorkerError(RuntimeError):
-    """A scoring worker process died in a way a restart does not cure; the run stops.
+    """A scoring worker process died in a way a restart does not cure, or hung; the run stops.
 
     what: what happened, without the hint on resuming."""
 
@@ -55,18 +67,20 @@ class ScoringWorkerError(RuntimeError):
         super().__init__(f"{what}; the episodes finished so far are kept: --resume continues the run")
 
 
-def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
+def run_processes(tasks: list[Task], workers: int, episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
     """A pool of `workers` processes (fork: they start in milliseconds with everything imported).
 
     If a worker dies, every episode in flight is lost (ProcessPoolExecutor fails them all with
     BrokenProcessPool, not only the dead worker's): the pool restarts and those episodes run
-    again one at a time, so that a second death pins the episode that causes it."""
+    again one at a time, so that a second death pins the episode that causes it.
+    episode_timeout [s]: counted from when a worker starts the episode, not from its submission."""
     if workers <= 1:
         yield from run_inline(tasks)
         return
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    pool, starts = _start_pool(context, workers)
     pending: dict = {}  # future -> task
+    begun: dict = {}  # task key -> (worker pid, start [s, time.monotonic]), as this pool's workers report them
     queue, suspects, restarts = list(reversed(tasks)), [], 0
     try:
         while queue or suspects or pending:
@@ -79,7 +93,7 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
                 while queue and len(pending) < 2 * workers:
                     task = queue.pop()
                     pending[_submit(pool, task)] = task
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done = _wait_or_hang(pool, pending, starts, begun, episode_timeout)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(pending)  # the pool fails every unfinished future at once
             lost = []
@@ -93,6 +107,7 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
                 continue
             cause = _death_cause(pool)
             pool.shutdown(wait=True)
+            starts.close()
             restarts += 1
             if alone is not None:
                 raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(alone)} "
@@ -102,18 +117,55 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
             print(f"a scoring worker died ({cause}); restarting the pool and running the {len(lost)} "
                   f"episode(s) in flight again, one at a time", file=sys.stderr)
             suspects += reversed(lost)
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+            pool, starts = _start_pool(context, workers)
+            begun.clear()  # the lost episodes' starts: their reruns report new ones
     finally:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        starts.close()
+
+
+def _start_pool(context, workers: int):
+    """(pool, the queue its workers report starts to). A queue per pool: a worker killed while
+    writing to it may hold its lock, and the pool it belonged to is gone with it."""
+    starts = context.SimpleQueue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(starts,))
+    return pool, starts
+
+
+def _run_reported(task: Task) -> dict:
+    """run_task in a pool worker, first telling the parent which worker started it when."""
+    _starts.put((task.key, os.getpid(), time.monotonic()))  # one clock for every process of a machine
+    return run_task(task)
+
+
+def _wait_or_hang(pool: ProcessPoolExecutor, pending: dict, starts, begun: dict, timeout: float) -> set:
+    """The futures done, once some are; raises ScoringWorkerError (after killing its worker) for an
+    episode running longer than timeout [s]."""
+    while True:
+        done, _ = wait(pending, timeout=min(POLL, timeout), return_when=FIRST_COMPLETED)
+        while not starts.empty():
+            key, pid, start = starts.get()
+            begun[key] = (pid, start)
+        if done:
+            return done
+        now = time.monotonic()
+        hung = [task for task in pending.values() if task.key in begun and now - begun[task.key][1] > timeout]
+        if hung:
+            pids = [begun[task.key][0] for task in hung]
+            # SIGKILL: a stopped process never acts on the SIGTERM the pool ends its workers with.
+            for pid in set(pids) & set(getattr(pool, "_processes", None) or {}):  # ours, not yet reaped
+                os.kill(pid, signal.SIGKILL)
+            raise ScoringWorkerError(f"a scoring worker is hung (pid {pids[0]}): {_describe(hung[0])} did not "
+                                     f"finish within {timeout:g} s")
 
 
 def _submit(pool: ProcessPoolExecutor, task: Task) -> Future:
     """pool.submit, except that a pool a worker broke since the last wait fails the task the way
     it fails those in flight (a future holding BrokenProcessPool), instead of raising here."""
     try:
-        return pool.submit(run_task, task)
+        return pool.submit(_run_reported, task)
     except BrokenProcessPool as err:
         future = Future()
         future.set_exception(err)

@@ -13,10 +13,13 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from agents.resolve import AgentSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
@@ -357,3 +360,74 @@ def test_an_episode_that_kills_its_worker_every_time_ends_the_run_naming_it(tmp_
     assert sorted((r["scenario"], r["seed"]) for r in records) == sorted(
         (s, 1000000 + i) for s in ("merge", "u-turn") for i in range(3))
     assert f"the 6 finished episodes are kept in {tmp_path}/reports/suite/r/results.json" in line
+
+
+@dataclass(frozen=True)
+class TroubledIDM(AgentSpec):
+    """idm, except that an episode of `where` kills (SIGKILL) or hangs (sleeps an hour) the worker
+    process running it (tests): fetching its checkpoint is the first thing a worker does with it.
+
+    A spec, not a registry entry like KillsItsWorker: Ray workers are fresh processes that unpickle
+    the task (importing this module by name), so a registry patched here never reaches them."""
+    trouble: str = "kill"  # or "hang"
+    where: str = "roundabout"  # the scenario
+    spare: int = 0  # a pid left alone: the test's own, for inline runs
+    once: str = ""  # a file: only the attempt that creates it has the trouble (one in all), if given
+
+    def checkpoint_for(self, scenario: str):
+        if scenario == self.where and os.getpid() != self.spare and self._first():
+            if self.trouble == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(3600)
+        return super().checkpoint_for(scenario)
+
+    def _first(self) -> bool:
+        try:
+            if self.once:
+                os.close(os.open(self.once, os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
+
+
+def troubled_idm(trouble: str, **kwargs) -> TroubledIDM:
+    from agents.resolve import resolve_agent
+
+    idm = resolve_agent("idm")  # same label, name and hash: its records are idm's
+    return TroubledIDM(**{f.name: getattr(idm, f.name) for f in fields(idm)}, trouble=trouble, spare=os.getpid(),
+                       **kwargs)
+
+
+HANG_TIMEOUT = 3  # [s] episode timeout of the hang tests: a merge episode takes 0.1-0.5 s
+
+
+@pytest.mark.parametrize("ray", [None])
+def test_a_hung_scoring_worker_is_killed_and_ends_the_run_naming_its_episode(tmp_path, ray):
+    from scoring.backends import ScoringWorkerError
+    from scoring.results import Results
+    from scoring.run import open_results, run_suite
+
+    if ray:
+        pytest.importorskip("ray")
+    _, suite = _suite(tmp_path, "[merge, roundabout]", 2)  # plan: merge x2, then both roundabouts hang
+    specs = [troubled_idm("hang")]
+    results = open_results(tmp_path / "reports", suite, specs, "r", resume=False)
+    before = set(descendants(os.getpid()))
+    _alarm(90)
+    start = time.monotonic()
+    try:
+        with pytest.raises(ScoringWorkerError) as caught:
+            run_suite(suite, specs, results, workers=2, ray_address=ray, episode_timeout=HANG_TIMEOUT)
+    finally:
+        signal.alarm(0)
+    seconds = time.monotonic() - start
+    message = str(caught.value)
+    pid = int(message.split("(pid ")[1].split(")")[0])
+    assert message == (f"a scoring worker is hung (pid {pid}): agent idm on roundabout, seed 1000000, episode 0 "
+                       f"did not finish within {HANG_TIMEOUT} s; the episodes finished so far are kept: "
+                       "--resume continues the run")
+    assert seconds < HANG_TIMEOUT + 30, "the hang was found late"
+    assert wait_until_gone([pid], timeout=10) == [], "the hung worker was left running"
+    assert wait_until_gone(set(descendants(os.getpid())) - before, timeout=10) == [], "workers left behind"
+    saved = Results.load(results.folder).sorted_records()
+    assert [(r["scenario"], r["seed"]) for r in saved] == [("merge", 1000000), ("merge", 1000001)]
