@@ -188,10 +188,24 @@ def _describe(task: Task) -> str:
     return f"agent {task.agent.label} on {task.scenario.name}, seed {task.seed}, episode {task.episode}"
 
 
-def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iterator[dict]:
+def run_ray(tasks: list[Task], address: str, workers: int | None = None,
+            episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
     """Ray tasks on a cluster: address "auto" (an existing cluster), "local" (start one here)
     or host:port. Workers import this repository: locally through PYTHONPATH, on a remote
-    cluster from the working directory Ray uploads (the repo without .venv, .git, reports)."""
+    cluster from the working directory Ray uploads (the repo without .venv, .git, reports).
+
+    Each episode is a generator task that yields its worker first, then its record: the driver
+    times an episode from its start (a task waits in Ray's queue while every CPU is busy), and an
+    episode still running episode_timeout [s] later is hung: it is cancelled (Ray kills its
+    worker) and a ScoringWorkerError naming it ends the run."""
+    ray = _connect(address, workers)
+    try:
+        yield from _ray_episodes(ray, tasks, episode_timeout)
+    finally:
+        ray.shutdown()
+
+
+def _connect(address: str, workers: int | None):
     try:
         import ray
     except ImportError:
@@ -212,16 +226,42 @@ def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iter
             "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]},
         }
         ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-    pending = {}
+    return ray
+
+
+def _run_streamed(task: Task):
+    """A Ray task's body: (worker pid, node address) as soon as it starts, then the record."""
+    import ray
+
+    yield os.getpid(), ray.util.get_node_ip_address()
+    yield run_task(task)
+
+
+def _ray_episodes(ray, tasks: list[Task], timeout: float) -> Iterator[dict]:
+    remote = ray.remote(num_cpus=1, max_retries=0)(_run_streamed)
+    slots = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))  # in flight: an interrupt cancels little
+    pending: dict = {}  # episode generator -> task
+    begun: dict = {}  # episode generator -> ((worker pid, node), start [s, time.monotonic]) once it started
+    queue = list(reversed(tasks))
     try:
-        pending = {remote.remote(task): task for task in tasks}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                del pending[ref]
-                yield ray.get(ref)
+        while queue or pending:
+            while queue and len(pending) < slots:
+                task = queue.pop()
+                pending[remote.remote(task)] = task
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(POLL, timeout))
+            for episode in ready:
+                item = ray.get(next(episode))
+                if episode not in begun:
+                    begun[episode] = (item, time.monotonic())
+                    continue
+                del pending[episode], begun[episode]
+                yield item
+            now = time.monotonic()
+            hung = [e for e in pending if e in begun and now - begun[e][1] > timeout]
+            if hung:
+                (pid, node), _ = begun[hung[0]]
+                raise ScoringWorkerError(f"a scoring worker is hung (pid {pid} on {node}): {_describe(pending[hung[0]])} "
+                                         f"did not finish within {timeout:g} s")
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        ray.shutdown()
+        for episode in pending:  # force: the worker is killed, also one that is hung
+            ray.cancel(episode, force=True)

@@ -110,7 +110,7 @@ def run_suite(
 
     replays: also save each episode's replay file under the run folder (replay_path).
     episode_timeout [s]: a worker running one episode longer is hung, and the run stops
-    (ScoringWorkerError; not with workers=1, which runs episodes in this process).
+    (ScoringWorkerError; not with workers=1 and no Ray, which runs episodes in this process).
 
     Ctrl-C stops cleanly: every finished episode is already on disk; --resume continues."""
     console = console or Console(stderr=True)
@@ -119,7 +119,7 @@ def run_suite(
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False
     if ray_address and todo:
-        stream = run_ray(todo, ray_address, workers)
+        stream = run_ray(todo, ray_address, workers, episode_timeout)
     else:
         stream = run_processes(todo, workers, episode_timeout)
     columns = (

@@ -398,10 +398,16 @@ def troubled_idm(trouble: str, **kwargs) -> TroubledIDM:
                        **kwargs)
 
 
+def ray_node_address() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address()
+
+
 HANG_TIMEOUT = 3  # [s] episode timeout of the hang tests: a merge episode takes 0.1-0.5 s
 
 
-@pytest.mark.parametrize("ray", [None])
+@pytest.mark.parametrize("ray", [None, "local"])
 def test_a_hung_scoring_worker_is_killed_and_ends_the_run_naming_its_episode(tmp_path, ray):
     from scoring.backends import ScoringWorkerError
     from scoring.results import Results
@@ -422,8 +428,9 @@ def test_a_hung_scoring_worker_is_killed_and_ends_the_run_naming_its_episode(tmp
         signal.alarm(0)
     seconds = time.monotonic() - start
     message = str(caught.value)
-    pid = int(message.split("(pid ")[1].split(")")[0])
-    assert message == (f"a scoring worker is hung (pid {pid}): agent idm on roundabout, seed 1000000, episode 0 "
+    pid = int(message.split("(pid ")[1].split(")")[0].split(" on ")[0])
+    where = f"pid {pid}" if ray is None else f"pid {pid} on {ray_node_address()}"
+    assert message == (f"a scoring worker is hung ({where}): agent idm on roundabout, seed 1000000, episode 0 "
                        f"did not finish within {HANG_TIMEOUT} s; the episodes finished so far are kept: "
                        "--resume continues the run")
     assert seconds < HANG_TIMEOUT + 30, "the hang was found late"
