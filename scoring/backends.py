@@ -238,19 +238,46 @@ def _run_streamed(task: Task):
 
 
 def _ray_episodes(ray, tasks: list[Task], timeout: float) -> Iterator[dict]:
+    """Like the pool: if a worker dies, its episode runs again once the others in flight are done,
+    on its own (Ray loses only the dead worker's task), and a second death ends the run naming it."""
+    from ray import exceptions
+
+    died = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.LocalRayletDiedError,
+            exceptions.OutOfMemoryError, exceptions.ObjectLostError)  # a record lost with its node too
     remote = ray.remote(num_cpus=1, max_retries=0)(_run_streamed)
     slots = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))  # in flight: an interrupt cancels little
     pending: dict = {}  # episode generator -> task
     begun: dict = {}  # episode generator -> ((worker pid, node), start [s, time.monotonic]) once it started
-    queue = list(reversed(tasks))
+    queue, suspects, deaths, alone = list(reversed(tasks)), [], 0, None  # alone: the suspect running on its own
+    plan = {id(task): i for i, task in enumerate(tasks)}  # where each task is in the plan: suspects rerun in it
     try:
-        while queue or pending:
-            while queue and len(pending) < slots:
-                task = queue.pop()
-                pending[remote.remote(task)] = task
+        while queue or suspects or pending:
+            if suspects or alone in pending:  # episodes whose worker died: one at a time, nothing beside them
+                if not pending:
+                    task = suspects.pop()
+                    alone = remote.remote(task)
+                    pending[alone] = task
+            else:
+                while queue and len(pending) < slots:
+                    task = queue.pop()
+                    pending[remote.remote(task)] = task
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(POLL, timeout))
             for episode in ready:
-                item = ray.get(next(episode))
+                try:
+                    item = ray.get(next(episode))
+                except died as err:
+                    task, worker = pending.pop(episode), begun.pop(episode, (None,))[0]
+                    cause = type(err).__name__ + (f", pid {worker[0]} on {worker[1]}" if worker else "")
+                    deaths += 1
+                    if episode is alone:
+                        raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(task)} "
+                                                 "on its own, after an earlier death running it") from None
+                    if deaths > MAX_POOL_RESTARTS:
+                        raise ScoringWorkerError(f"scoring workers died {deaths} times (last: {cause})") from None
+                    print(f"a scoring worker died ({cause}); running its episode again once the others in flight "
+                          "are done, on its own", file=sys.stderr)
+                    suspects = sorted(suspects + [task], key=lambda t: -plan[id(t)])  # popped from the end
+                    continue
                 if episode not in begun:
                     begun[episode] = (item, time.monotonic())
                     continue
@@ -260,8 +287,8 @@ def _ray_episodes(ray, tasks: list[Task], timeout: float) -> Iterator[dict]:
             hung = [e for e in pending if e in begun and now - begun[e][1] > timeout]
             if hung:
                 (pid, node), _ = begun[hung[0]]
-                raise ScoringWorkerError(f"a scoring worker is hung (pid {pid} on {node}): {_describe(pending[hung[0]])} "
-                                         f"did not finish within {timeout:g} s")
+                raise ScoringWorkerError(f"a scoring worker is hung (pid {pid} on {node}): "
+                                         f"{_describe(pending[hung[0]])} did not finish within {timeout:g} s")
     finally:
         for episode in pending:  # force: the worker is killed, also one that is hung
             ray.cancel(episode, force=True)
