@@ -45,7 +45,7 @@ class SuiteStoppedError(ScoringError):
 
 
 class WorkerDiedError(SuiteStoppedError):
-    """A scoring worker died in a way a restart does not cure (scoring/backends.py)."""
+    """A scoring worker died in a way a restart does not cure, or hung (scoring/backends.py)."""
 
 
 class ResultsWriteError(SuiteStoppedError):
@@ -90,7 +90,8 @@ def check_suite_engine(suite: Suite, engine: str) -> None:
 
 def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Path, run: str | None = None,
                 resume: bool = False, workers: int = 1, ray: str | None = None, replays: bool = False,
-                console: Console | None = None, engine: str = "highway-env") -> SuiteScore:
+                console: Console | None = None, engine: str = "highway-env",
+                episode_timeout: float | None = None) -> SuiteScore:
     """Score `agents` (registry names, zoo labels or checkpoint folders) on `suite` (a name in
     scenarios/suites/, a YAML path, or a loaded Suite) and write the reports.
 
@@ -99,13 +100,14 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     (1: in this process); ray: a Ray address ("auto", "local", host:port) instead. replays: also
     save each episode's replay file. console: where the progress bar goes (default stderr).
     engine: "highway-env" or "envpool"; a suite scenario EnvPool cannot run exactly is refused
-    before any episode runs.
+    before any episode runs. episode_timeout [s]: a worker still running one episode after it
+    is hung and the run stops (WorkerDiedError); default scoring.backends.EPISODE_TIMEOUT.
     """
     import agents as registry
     import scenarios
     from agents.resolve import resolve_agent
     from scenarios.suite import load_suite
-    from scoring.backends import ScoringWorkerError
+    from scoring.backends import EPISODE_TIMEOUT, ScoringWorkerError
     from scoring.results import ResultsError
     from scoring.run import open_results, run_suite
 
@@ -120,7 +122,7 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
         raise SuiteSetupError(str(err)) from None
     try:
         outcome = run_suite(suite, specs, results, workers=workers, ray_address=ray, console=console,
-                            replays=replays, engine=engine)
+                            replays=replays, engine=engine, episode_timeout=episode_timeout or EPISODE_TIMEOUT)
     except ScoringWorkerError as err:
         raise WorkerDiedError(f"{err.what}; the {len(results)} finished episodes are kept in {results.path}",
                               results) from None

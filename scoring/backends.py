@@ -7,6 +7,10 @@ A local worker process that dies (killed, out of memory, crashed) takes the epis
 with it: the pool is restarted and they run again, one at a time, so that an episode that
 kills its worker again is named in a ScoringWorkerError and the run ends (finished episodes
 are already in results.json; --resume continues).
+
+A worker still running an episode episode_timeout after it started it is hung (stopped, stuck
+in a system call, in an endless loop): it is killed and a ScoringWorkerError naming the episode
+ends the run. Inline (workers=1) nothing times out: the episode runs in the caller's process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,7 +37,12 @@ def run_inline(tasks: list[Task]) -> Iterator[dict]:
         yield run_task(task)
 
 
-def _worker_init() -> None:
+_starts = None  # in a pool worker: the queue it reports each episode's start to (_run_reported)
+
+
+def _worker_init(starts) -> None:
+    global _starts
+    _starts = starts
     # Ctrl-C goes to the whole process group: the parent handles it (stops, keeps what is
     # done); workers finish nothing new but must not die with a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -43,10 +53,12 @@ def _worker_init() -> None:
 
 
 MAX_POOL_RESTARTS = 5  # worker deaths tolerated in one run before it stops (something keeps killing them)
+EPISODE_TIMEOUT = 300.0  # [s] an episode running longer has a hung worker (the slowest real one: well under a minute)
+POLL = 1.0  # [s] how often a run with episodes in flight looks for hung ones
 
 
 class ScoringWorkerError(RuntimeError):
-    """A scoring worker process died in a way a restart does not cure; the run stops.
+    """A scoring worker process died in a way a restart does not cure, or hung; the run stops.
 
     what: what happened, without the hint on resuming."""
 
@@ -55,18 +67,20 @@ class ScoringWorkerError(RuntimeError):
         super().__init__(f"{what}; the episodes finished so far are kept: --resume continues the run")
 
 
-def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
+def run_processes(tasks: list[Task], workers: int, episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
     """A pool of `workers` processes (fork: they start in milliseconds with everything imported).
 
     If a worker dies, every episode in flight is lost (ProcessPoolExecutor fails them all with
     BrokenProcessPool, not only the dead worker's): the pool restarts and those episodes run
-    again one at a time, so that a second death pins the episode that causes it."""
+    again one at a time, so that a second death pins the episode that causes it.
+    episode_timeout [s]: counted from when a worker starts the episode, not from its submission."""
     if workers <= 1:
         yield from run_inline(tasks)
         return
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    pool, starts = _start_pool(context, workers)
     pending: dict = {}  # future -> task
+    begun: dict = {}  # task key -> (worker pid, start [s, time.monotonic]), as this pool's workers report them
     queue, suspects, restarts = list(reversed(tasks)), [], 0
     try:
         while queue or suspects or pending:
@@ -79,7 +93,7 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
                 while queue and len(pending) < 2 * workers:
                     task = queue.pop()
                     pending[_submit(pool, task)] = task
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done = _wait_or_hang(pool, pending, starts, begun, episode_timeout)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(pending)  # the pool fails every unfinished future at once
             lost = []
@@ -93,6 +107,7 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
                 continue
             cause = _death_cause(pool)
             pool.shutdown(wait=True)
+            starts.close()
             restarts += 1
             if alone is not None:
                 raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(alone)} "
@@ -102,18 +117,55 @@ def run_processes(tasks: list[Task], workers: int) -> Iterator[dict]:
             print(f"a scoring worker died ({cause}); restarting the pool and running the {len(lost)} "
                   f"episode(s) in flight again, one at a time", file=sys.stderr)
             suspects += reversed(lost)
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+            pool, starts = _start_pool(context, workers)
+            begun.clear()  # the lost episodes' starts: their reruns report new ones
     finally:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        starts.close()
+
+
+def _start_pool(context, workers: int):
+    """(pool, the queue its workers report starts to). A queue per pool: a worker killed while
+    writing to it may hold its lock, and the pool it belonged to is gone with it."""
+    starts = context.SimpleQueue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(starts,))
+    return pool, starts
+
+
+def _run_reported(task: Task) -> dict:
+    """run_task in a pool worker, first telling the parent which worker started it when."""
+    _starts.put((task.key, os.getpid(), time.monotonic()))  # one clock for every process of a machine
+    return run_task(task)
+
+
+def _wait_or_hang(pool: ProcessPoolExecutor, pending: dict, starts, begun: dict, timeout: float) -> set:
+    """The futures done, once some are; raises ScoringWorkerError (after killing its worker) for an
+    episode running longer than timeout [s]."""
+    while True:
+        done, _ = wait(pending, timeout=min(POLL, timeout), return_when=FIRST_COMPLETED)
+        while not starts.empty():
+            key, pid, start = starts.get()
+            begun[key] = (pid, start)
+        if done:
+            return done
+        now = time.monotonic()
+        hung = [task for task in pending.values() if task.key in begun and now - begun[task.key][1] > timeout]
+        if hung:
+            pids = [begun[task.key][0] for task in hung]
+            # SIGKILL: a stopped process never acts on the SIGTERM the pool ends its workers with.
+            for pid in set(pids) & set(getattr(pool, "_processes", None) or {}):  # ours, not yet reaped
+                os.kill(pid, signal.SIGKILL)
+            raise ScoringWorkerError(f"a scoring worker is hung (pid {pids[0]}): {_describe(hung[0])} did not "
+                                     f"finish within {timeout:g} s")
 
 
 def _submit(pool: ProcessPoolExecutor, task: Task) -> Future:
     """pool.submit, except that a pool a worker broke since the last wait fails the task the way
     it fails those in flight (a future holding BrokenProcessPool), instead of raising here."""
     try:
-        return pool.submit(run_task, task)
+        return pool.submit(_run_reported, task)
     except BrokenProcessPool as err:
         future = Future()
         future.set_exception(err)
@@ -136,10 +188,24 @@ def _describe(task: Task) -> str:
     return f"agent {task.agent.label} on {task.scenario.name}, seed {task.seed}, episode {task.episode}"
 
 
-def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iterator[dict]:
+def run_ray(tasks: list[Task], address: str, workers: int | None = None,
+            episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
     """Ray tasks on a cluster: address "auto" (an existing cluster), "local" (start one here)
     or host:port. Workers import this repository: locally through PYTHONPATH, on a remote
-    cluster from the working directory Ray uploads (the repo without .venv, .git, reports)."""
+    cluster from the working directory Ray uploads (the repo without .venv, .git, reports).
+
+    Each episode is a generator task that yields its worker first, then its record: the driver
+    times an episode from its start (a task waits in Ray's queue while every CPU is busy), and an
+    episode still running episode_timeout [s] later is hung: it is cancelled (Ray kills its
+    worker) and a ScoringWorkerError naming it ends the run."""
+    ray = _connect(address, workers)
+    try:
+        yield from _ray_episodes(ray, tasks, episode_timeout)
+    finally:
+        ray.shutdown()
+
+
+def _connect(address: str, workers: int | None):
     try:
         import ray
     except ImportError:
@@ -160,16 +226,69 @@ def run_ray(tasks: list[Task], address: str, workers: int | None = None) -> Iter
             "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]},
         }
         ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-    pending = {}
+    return ray
+
+
+def _run_streamed(task: Task):
+    """A Ray task's body: (worker pid, node address) as soon as it starts, then the record."""
+    import ray
+
+    yield os.getpid(), ray.util.get_node_ip_address()
+    yield run_task(task)
+
+
+def _ray_episodes(ray, tasks: list[Task], timeout: float) -> Iterator[dict]:
+    """Like the pool: if a worker dies, its episode runs again once the others in flight are done,
+    on its own (Ray loses only the dead worker's task), and a second death ends the run naming it."""
+    from ray import exceptions
+
+    died = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.LocalRayletDiedError,
+            exceptions.OutOfMemoryError, exceptions.ObjectLostError)  # a record lost with its node too
+    remote = ray.remote(num_cpus=1, max_retries=0)(_run_streamed)
+    slots = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))  # in flight: an interrupt cancels little
+    pending: dict = {}  # episode generator -> task
+    begun: dict = {}  # episode generator -> ((worker pid, node), start [s, time.monotonic]) once it started
+    queue, suspects, deaths, alone = list(reversed(tasks)), [], 0, None  # alone: the suspect running on its own
+    plan = {id(task): i for i, task in enumerate(tasks)}  # where each task is in the plan: suspects rerun in it
     try:
-        pending = {remote.remote(task): task for task in tasks}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                del pending[ref]
-                yield ray.get(ref)
+        while queue or suspects or pending:
+            if suspects or alone in pending:  # episodes whose worker died: one at a time, nothing beside them
+                if not pending:
+                    task = suspects.pop()
+                    alone = remote.remote(task)
+                    pending[alone] = task
+            else:
+                while queue and len(pending) < slots:
+                    task = queue.pop()
+                    pending[remote.remote(task)] = task
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(POLL, timeout))
+            for episode in ready:
+                try:
+                    item = ray.get(next(episode))
+                except died as err:
+                    task, worker = pending.pop(episode), begun.pop(episode, (None,))[0]
+                    cause = type(err).__name__ + (f", pid {worker[0]} on {worker[1]}" if worker else "")
+                    deaths += 1
+                    if episode is alone:
+                        raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(task)} "
+                                                 "on its own, after an earlier death running it") from None
+                    if deaths > MAX_POOL_RESTARTS:
+                        raise ScoringWorkerError(f"scoring workers died {deaths} times (last: {cause})") from None
+                    print(f"a scoring worker died ({cause}); running its episode again once the others in flight "
+                          "are done, on its own", file=sys.stderr)
+                    suspects = sorted(suspects + [task], key=lambda t: -plan[id(t)])  # popped from the end
+                    continue
+                if episode not in begun:
+                    begun[episode] = (item, time.monotonic())
+                    continue
+                del pending[episode], begun[episode]
+                yield item
+            now = time.monotonic()
+            hung = [e for e in pending if e in begun and now - begun[e][1] > timeout]
+            if hung:
+                (pid, node), _ = begun[hung[0]]
+                raise ScoringWorkerError(f"a scoring worker is hung (pid {pid} on {node}): "
+                                         f"{_describe(pending[hung[0]])} did not finish within {timeout:g} s")
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        ray.shutdown()
+        for episode in pending:  # force: the worker is killed, also one that is hung
+            ray.cancel(episode, force=True)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agents.resolve import AgentSpec
 from scenarios.suite import Suite
-from scoring.backends import run_processes, run_ray
+from scoring.backends import EPISODE_TIMEOUT, run_processes, run_ray
 from scoring.episodes import Task
 from scoring.report import printable
 from scoring.results import Results, ResultsError
@@ -104,10 +104,13 @@ def run_suite(
     console: Console | None = None,
     replays: bool = False,
     engine: str = "highway-env",
+    episode_timeout: float = EPISODE_TIMEOUT,
 ) -> dict:
     """Run the tasks missing from results; returns {"ran", "skipped", "seconds", "interrupted"}.
 
     replays: also save each episode's replay file under the run folder (replay_path).
+    episode_timeout [s]: a worker running one episode longer is hung, and the run stops
+    (ScoringWorkerError; not with workers=1 and no Ray, which runs episodes in this process).
 
     Ctrl-C stops cleanly: every finished episode is already on disk; --resume continues."""
     console = console or Console(stderr=True)
@@ -115,7 +118,10 @@ def run_suite(
     todo = [t for t in tasks if t.key not in results]
     skipped = len(tasks) - len(todo)
     start, ran, interrupted = time.perf_counter(), 0, False
-    stream = run_ray(todo, ray_address, workers) if ray_address and todo else run_processes(todo, workers)
+    if ray_address and todo:
+        stream = run_ray(todo, ray_address, workers, episode_timeout)
+    else:
+        stream = run_processes(todo, workers, episode_timeout)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
