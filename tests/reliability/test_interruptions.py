@@ -408,7 +408,9 @@ def ray_node_address() -> str:
 HANG_TIMEOUT = 3  # [s] episode timeout of the hang tests: a merge episode takes 0.1-0.5 s
 
 
-@pytest.mark.parametrize("ray", [None, "local"])
+# The Ray variant costs 15 s (a local Ray start) and the suite is at its 10-minute CI budget; the
+# pool variant runs by default, and Ray's dead-worker test below runs the same Ray backend.
+@pytest.mark.parametrize("ray", [None, pytest.param("local", marks=pytest.mark.slow)])
 def test_a_hung_scoring_worker_is_killed_and_ends_the_run_naming_its_episode(tmp_path, ray):
     from scoring.backends import ScoringWorkerError
     from scoring.results import Results
