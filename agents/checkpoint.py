@@ -11,6 +11,8 @@ FORMAT_VERSION counts changes of this layout. A checkpoint from a newer sandbox 
 
 from __future__ import annotations
 
+import functools
+
 import io
 import os
 import platform
@@ -119,15 +121,24 @@ def check_trained_on(folder, config: dict, state: dict, env, scenario: str | Non
     if obs == "features" and config.get("perception_weights") not in (None, perception_hash(obs, checkpoint_encoder(config))):
         raise AgentError(f"{folder} was trained on other perception weights than the installed ones")
     if obs == "features" and getattr(env, "camera", None) is not None:  # make_env's envs say which camera they encode
-        from perception.weights import DEFAULT_WEIGHTS, load_encoder
+        from perception.weights import DEFAULT_WEIGHTS
 
         name = checkpoint_encoder(config) or DEFAULT_WEIGHTS
-        if load_encoder(name).config.camera_config != env.camera:
+        if _weights_camera(name) != env.camera:
             raise AgentError(f"{folder} was trained on the features of other perception weights ({name!r}) than this "
                              f"env encodes: build it with make_env(..., encoder={name!r})")
     trained = config.get("scenario")
     if scenario is not None and trained is not None and trained not in scenarios.lineage(scenario):
         raise AgentError(f"{folder} was trained on scenario {trained!r}, not {scenario!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _weights_camera(name: str):
+    """The camera contract shipped weights read: loaded once per process, not at every checkpoint
+    load (a suite loads its agent once per episode)."""
+    from perception.weights import load_encoder
+
+    return load_encoder(name).config.camera_config
 
 
 def reset_progress(agent) -> None:
