@@ -23,6 +23,12 @@ FRAMES = {
     "world": "highway-env's layout: rows along world x, columns along world y, the ego at the scenario's centering",
 }
 CHANNELS = ("scene", "route")
+ANCHORS = {
+    "newest": "every frame of the stack drawn from the ego's pose at the newest instant: between frames only "
+              "the others move (relative to the ego now) and the road slides, it does not turn",
+    "own": "each frame drawn from the ego's pose at its own instant: a turning ego turns the whole scene "
+           "between frames (perception v2's first camera)",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class CameraConfig:
     stack: int = 4  # scene frames, oldest first
     dt: float | None = 0.2  # [s] between frames (a multiple of the simulation step); None: one per policy step
     ego_row: float = 0.7  # ego frame: the ego's row as a share of the height from the top (more road ahead)
+    anchor: str = "own"  # one of ANCHORS: whose pose the older frames of the stack are drawn from
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -59,9 +66,12 @@ class CameraConfig:
         if self.dt is not None and (isinstance(self.dt, bool) or not isinstance(self.dt, (int, float))
                                     or not 0 < self.dt <= 2):
             raise ValueError(f"camera dt must be in (0, 2] s or None (one frame per policy step), got {self.dt!r}")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"unknown camera anchor {self.anchor!r}; valid: {', '.join(ANCHORS)}")
         if not (isinstance(self.ego_row, (int, float)) and 0 <= self.ego_row <= 1):
             raise ValueError(f"camera ego_row must be a share of the height in [0, 1], got {self.ego_row!r}")
-        if self.renderer == "highway-env" and (self.frame, self.channels, self.dt) != ("world", ("scene",), None):
+        if self.renderer == "highway-env" and (self.frame, self.channels, self.dt, self.anchor) != \
+                ("world", ("scene",), None, "own"):
             raise ValueError("the highway-env camera is world-aligned, scene only, one frame per policy step: "
                              "use CameraConfig.highway_env(...)")
 
@@ -85,13 +95,13 @@ class CameraConfig:
         valid = set(cls.__dataclass_fields__)
         if not isinstance(contract, dict) or set(contract) - valid:
             raise ValueError(f"a camera contract has keys {', '.join(sorted(valid))}, got {contract!r:.120}")
-        return cls(**contract)
+        return cls(**{"anchor": "own", **contract})  # contracts from before `anchor` drew each frame from its own pose
 
     def describe(self) -> str:
         if self.renderer == "highway-env":
             return f"highway-env {self.stack}x{self.height}x{self.width} @ {self.scaling} px/m, one frame per step"
         return (f"{self.frame} frame, {'+'.join(self.channels)}, {self.stack}x{self.height}x{self.width} "
-                f"@ {self.scaling} px/m, dt {self.dt} s")
+                f"@ {self.scaling} px/m, dt {self.dt} s, {self.anchor} pose")
 
     def observation_config(self) -> dict:
         """highway-env observation config: GrayscaleObservation for the reference renderer; for ours

@@ -61,7 +61,8 @@ class Rasteriser:
 
     # --- geometry -------------------------------------------------------------------------
     def transform(self, world: WorldState) -> tuple[np.ndarray, np.ndarray]:
-        """(A (2, 2), b (2,)): pixel (column, row) = A @ (point - ego position) + b."""
+        """(A (2, 2), b (2,)): pixel (column, row) = A @ (point - ego position) + b, for the ego's
+        pose in `world`."""
         cam, s = self.camera, self.camera.scaling
         if cam.frame == "world":  # rows along x, columns along y
             return np.array([[0.0, s], [s, 0.0]]), np.array([self.centering[1] * cam.width, self.centering[0] * cam.height])
@@ -95,11 +96,12 @@ class Rasteriser:
         return drawn[key]
 
     # --- drawing --------------------------------------------------------------------------
-    def scene(self, world: WorldState) -> np.ndarray:
-        """(H, W) uint8 luminance of road, markings, obstacles, vehicles and ego."""
+    def scene(self, world: WorldState, pose: WorldState | None = None) -> np.ndarray:
+        """(H, W) uint8 luminance of road, markings, obstacles, vehicles and ego of `world`, seen from
+        the ego's pose in `pose` (default: in `world`; the camera's anchor "newest" passes the newest state)."""
         cam = self.camera
         image = np.full((cam.height, cam.width), self._grey["ground"], np.uint8)
-        M, m, centre = self._affine(world)
+        M, m, centre = self._affine(pose if pose is not None else world)
         segments = self._visible_segments(world.road, centre)
         if len(segments):
             cv2.polylines(image, np.rint(segments @ M + m).astype(np.int32), False, self._grey["marking"],
@@ -179,7 +181,8 @@ def grid_index(segments: np.ndarray, cell: float) -> dict:
 class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """The world-state camera as the observation: `stack` scene frames camera.dt apart, oldest
     first, from the recorder's substep history (the first frames of an episode repeat its
-    first state), then the route frame of the newest state. (C, H, W) uint8.
+    first state), then the route frame of the newest state. (C, H, W) uint8. With the anchor
+    "newest" every frame is drawn from the newest state's ego pose.
 
     env: a sim.world.WorldRecorder (reading every substep), whose history the frames come from."""
 
@@ -191,7 +194,7 @@ class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         self.recorder, self.camera = env, camera
         self.observation_space = gym.spaces.Box(0, 255, camera.shape, np.uint8)
         self.rasteriser: Rasteriser | None = None
-        self._cache: list = []  # (state, scene frame) of the last frames drawn: frames shared by consecutive steps
+        self._cache: dict = {}  # {(id(state), id(pose)): scene frame} of the last frames drawn, shared by consecutive steps
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -201,17 +204,20 @@ class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         if self.rasteriser is None or self.rasteriser.centering != centering:
             # kept across episodes: on a road that outlives them (EnvPool's) so does its marking index
             self.rasteriser = Rasteriser(self.camera, centering)
-        self._cache = []
+        self._cache, self._states = {}, []
         return self.observation(obs), info
 
     def observation(self, _obs) -> np.ndarray:
         cam, history = self.camera, self.recorder
         frames = np.empty(cam.shape, np.uint8)
         states = [history.at((cam.stack - 1 - k) * self.spacing) for k in range(cam.stack)]
-        cache = {id(state): frame for state, frame in self._cache}
-        for k, state in enumerate(states):
-            frames[k] = cache[id(state)] if id(state) in cache else self.rasteriser.scene(state)
-        self._cache = list(zip(states, frames[: cam.stack], strict=True))
+        poses = [states[-1]] * cam.stack if cam.anchor == "newest" else states
+        keys = [(id(state), id(pose)) for state, pose in zip(states, poses, strict=True)]
+        for k, (key, state, pose) in enumerate(zip(keys, states, poses, strict=True)):
+            frames[k] = self._cache[key] if key in self._cache else self.rasteriser.scene(state, pose)
+        # the states are kept alive with their frames, so their ids are not reused while cached
+        self._cache = {key: frames[k].copy() for k, key in enumerate(keys)}
+        self._states = states
         if "route" in cam.channels:
             frames[cam.stack] = self.rasteriser.route(states[-1])
         return frames

@@ -126,6 +126,38 @@ def test_the_ego_frame_turns_with_the_ego():
     assert col == drawer.camera.width // 2 and row < drawer.camera.ego_row * drawer.camera.height  # straight up
 
 
+def test_the_newest_anchor_draws_older_frames_from_the_newest_pose():
+    """A parked car stays on its pixel across the stack when frames are drawn from the newest pose,
+    while the ego, which was 8 m back and turned 0.3 rad less, is drawn where it was."""
+    now = _constructed_world()
+    before_vehicles = now.vehicles.copy()
+    heading = now.ego[V["heading"]] - 0.3
+    before_vehicles[0, [V["x"], V["y"], V["heading"]]] = (*(now.ego[:2] - 8 * np.array([np.cos(heading), np.sin(heading)])), heading)
+    before = WorldState(-1.0, before_vehicles, now.objects, now.road, now.route)
+    drawer = Rasteriser(CameraConfig(frame="ego", width=128, scaling=4.0))
+    car = now.vehicles[1, [V["x"], V["y"]]]
+    anchored = drawer.scene(before, pose=now)
+    assert anchored[_pixel(drawer.camera, now, car, None)] == luma(BLUE)  # the car where it is in the newest frame
+    assert anchored[_pixel(drawer.camera, now, before.ego[:2], None)] == luma(GREEN)  # the ego where it was
+    assert anchored[_pixel(drawer.camera, now, now.ego[:2], None)] == GROUND  # not where it is now
+    own = drawer.scene(before)  # each frame from its own pose: the whole scene turns and slides
+    assert own[_pixel(drawer.camera, now, car, None)] != luma(BLUE)
+    assert CameraConfig.from_contract({k: v for k, v in CameraConfig().contract().items() if k != "anchor"}).anchor == "own"
+
+
+def test_both_anchors_share_the_newest_frame_and_differ_before_it_on_a_bend():
+    stacks = {}
+    for anchor in ("own", "newest"):
+        env = make_env("roundabout", obs="camera", camera=CameraConfig(anchor=anchor), seed=0)
+        obs, _ = env.reset(seed=3)
+        for _ in range(6):  # into the ring: the ego turns between frames
+            obs, *_ = env.step(1)
+        stacks[anchor] = obs
+    stack = CameraConfig().stack
+    assert np.array_equal(stacks["own"][stack - 1:], stacks["newest"][stack - 1:])  # newest scene and route
+    assert not np.array_equal(stacks["own"][0], stacks["newest"][0])
+
+
 def test_the_encoder_refuses_frames_of_another_contract_in_one_line():
     encoder = Encoder(EncoderConfig(camera=CameraConfig().contract(), features=16))
     encoder.check_camera(CameraConfig())
@@ -143,7 +175,8 @@ def test_bad_camera_values_are_one_line_errors():
                             (dict(renderer="x"), "unknown camera renderer"),
                             (dict(channels=("route",)), "channels must be"),
                             (dict(dt=0.0), "dt must be in"),
-                            (dict(scaling=-1.0), "scaling must be > 0")]:
+                            (dict(scaling=-1.0), "scaling must be > 0"),
+                            (dict(anchor="oldest"), "unknown camera anchor 'oldest'; valid: newest, own")]:
         with pytest.raises(ValueError, match=message):
             CameraConfig(**kwargs)
     with pytest.raises(ValueError, match="highway-env camera is world-aligned"):
