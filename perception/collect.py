@@ -1,19 +1,20 @@
 """Collect (frame stack, truth) pairs for perception training.
 
-    python -m perception.collect [--out data/perception] [--train 3000] [--workers 2] [--camera ours]
+    python -m perception.collect [--out data/perception] [--train 3000] [--workers 2] [--camera ours] [--anchor own]
 
 Drives idm, random and noisy idm (30% random actions) round-robin over every catalog scenario,
 camera observations (--camera ours: the world-state camera in the ego frame, sim.CameraConfig();
 highway-env: its GrayscaleObservation, the v1 encoder's camera), and writes one compressed shard
 per (split, scenario). Truth is stored in the camera's frame (sim.truth.to_ego_frame). Splits are by
 episode seed: train seeds from 0, val from 100_000, test from 200_000 (all below the
-1_000_000 where evaluation suites start). HELD_OUT_SCENARIO is collected for test only: the
-generalisation figure. Each (split, scenario) is one job; jobs run in parallel processes.
+1_000_000 where evaluation suites start). HELD_OUT_SCENARIO, and every catalog scenario of the same
+highway-env task (its registered twin u-turn-v0), is collected for test only: the generalisation figure. Each (split, scenario) is one job; jobs run in parallel processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,7 +25,7 @@ from rich.progress import Progress
 
 import scenarios
 from perception.dataset import write_shard
-from sim.camera import CameraConfig
+from sim.camera import ANCHORS, CameraConfig
 
 HELD_OUT_SCENARIO = "u-turn"
 SPLIT_FIRST_SEED = {"train": 0, "val": 100_000, "test": 200_000}
@@ -91,10 +92,21 @@ def collect_job(scenario: str, split: str, samples: int, camera: CameraConfig = 
     return {"scenario": scenario, "split": split, "arrays": arrays, "episodes": seed - SPLIT_FIRST_SEED[split]}
 
 
+def _task(name: str) -> str:
+    """The highway-env task of a scenario, whatever its version: u-turn-v1 and u-turn-v0 are both u-turn."""
+    return scenarios.get(name).env_id.rsplit("-v", 1)[0]
+
+
+def held_out(name: str) -> bool:
+    """Is the scenario kept out of training? HELD_OUT_SCENARIO and the other versions of its task
+    (a registered twin in training would make the held-out figure a seen-scenario figure)."""
+    return _task(name) == _task(HELD_OUT_SCENARIO)
+
+
 def plan(train: int, val: int, test: int) -> list[tuple[str, str, int]]:
     jobs = []
     for name in scenarios.names():
-        if name != HELD_OUT_SCENARIO:
+        if not held_out(name):
             jobs += [(name, "train", train), (name, "val", val)]
         jobs.append((name, "test", test))
     return jobs
@@ -110,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default: 2)")
     parser.add_argument("--camera", choices=sorted(CAMERAS), default="ours",
                         help="ours: the world-state camera (default); highway-env: its GrayscaleObservation")
+    parser.add_argument("--anchor", choices=sorted(ANCHORS), default=None,
+                        help="ours: whose pose the older frames are drawn from (default: the camera's, "
+                             f"{CameraConfig().anchor!r}); " + "; ".join(f"{k}: {v}" for k, v in ANCHORS.items()))
     args = parser.parse_args(argv)
     if min(args.train, args.val, args.test, args.workers) < 1:
         parser.error("--train, --val, --test and --workers must be positive")
@@ -117,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     jobs = plan(args.train, args.val, args.test)
     start = time.perf_counter()
     camera = CAMERAS[args.camera]
-    manifest = {"held_out_scenario": HELD_OUT_SCENARIO, "split_first_seed": SPLIT_FIRST_SEED,
+    if args.anchor is not None:
+        if camera.renderer != "world-state":
+            parser.error("--anchor applies to --camera ours (highway-env's camera has one frame per pose)")
+        camera = dataclasses.replace(camera, anchor=args.anchor)
+    manifest = {"held_out_scenario": HELD_OUT_SCENARIO,
+                "held_out_scenarios": [name for name in scenarios.names() if held_out(name)], "split_first_seed": SPLIT_FIRST_SEED,
                 "policies": POLICIES, "noise": NOISE, "max_episode_steps": MAX_EPISODE_STEPS,
                 "camera": camera.contract(), "shards": []}
     with Progress() as progress, ProcessPoolExecutor(args.workers) as pool:

@@ -18,7 +18,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from perception.collect import HELD_OUT_SCENARIO
+import scenarios
+from perception.collect import held_out
 from perception.dataset import FrameDataset, data_camera
 from perception.metrics import lane_scores, score
 from perception.weights import CAMERA_WEIGHTS, WeightsError, load_encoder
@@ -46,7 +47,7 @@ def evaluate_split(encoder, data: Path, split: str = "test") -> dict[str, dict]:
         encoder.check_camera(data_camera(data, dataset))  # frames of another camera: one line, not nonsense
         truth, lane = predict(encoder, dataset.frames, dataset.views)
         results[shard.stem] = {**score(truth, dataset.targets.numpy()), **lane_scores(lane, dataset.lanes.numpy())}
-    trained = [r for name, r in results.items() if name != HELD_OUT_SCENARIO]
+    trained = [r for name, r in results.items() if not held_out(name)]
     if trained:
         results["mean"] = {m: float(np.mean([r[m] for r in trained])) for m in METRICS}
         worst = {m: min if m in HIGHER_IS_BETTER else max for m in METRICS}
@@ -60,7 +61,7 @@ def print_results(results: dict[str, dict], title: str) -> None:
                    "lateral [m]", "heading [rad]", "true vehicles"):
         table.add_column(header, justify="right")
     for name, r in results.items():
-        label = f"{name} (held out)" if name == HELD_OUT_SCENARIO else name
+        label = f"{name} (held out)" if name in scenarios.names() and held_out(name) else name
         table.add_row(label, *(_fmt(r[m]) for m in METRICS), str(r.get("true_vehicles", "")))
     Console().print(table)
 

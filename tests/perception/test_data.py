@@ -53,7 +53,10 @@ def test_collect_command_writes_the_shards_it_claims(tmp_path):
         arrays = read_shard(tmp_path / shard["path"])
         assert len(arrays["frames"]) == shard["samples"] == {"train": 6, "val": 3, "test": 3}[shard["split"]]
     splits = {s["split"]: {s["scenario"] for s in manifest["shards"] if s["split"] == s["split"]} for s in manifest["shards"]}
-    assert collect.HELD_OUT_SCENARIO not in {s["scenario"] for s in manifest["shards"] if s["split"] == "train"}
+    trained = {s["scenario"] for s in manifest["shards"] if s["split"] == "train"}
+    assert set(manifest["held_out_scenarios"]) == {"u-turn", "u-turn-v0"}
+    assert not trained & set(manifest["held_out_scenarios"]), "neither u-turn nor its registered twin is trained on"
+    assert "highway-v0" in trained
     assert len(splits) == 3
     seeds = {split: set() for split in ("train", "val", "test")}
     for shard in manifest["shards"]:
