@@ -12,10 +12,11 @@ import gymnasium as gym
 from agents.base import Agent, AgentError
 from agents.baselines import BrakeAgent, IdleAgent, IDMAgent, RandomAgent
 from agents.dqn import DQNAgent
+from agents.expert import ExpertAgent
 from agents.resolve import checkpoint_for  # which checkpoint plays a scenario (agents/resolve.py)
 from agents.sb3 import SB3_AGENTS
 
-REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, IDMAgent, RandomAgent, IdleAgent, BrakeAgent)}
+REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, ExpertAgent, IDMAgent, RandomAgent, IdleAgent, BrakeAgent)}
 
 
 def names() -> list[str]:

@@ -23,15 +23,15 @@ from agents.base import Agent, AgentError
 ONCOMING_HORIZON = 6.0  # [s] a lane is unsafe if a car coming head-on could meet the ego within this time
 
 
-def _oncoming_in(road, ego, lane_index) -> bool:
-    """Is a vehicle driving against the ego's direction on that lane, ahead and closing in?"""
+def _oncoming_in(road, ego, lane_index, horizon: float = ONCOMING_HORIZON) -> bool:
+    """Is a vehicle driving against the ego's direction on that lane, ahead and meeting it within horizon [s]?"""
     lane = road.network.get_lane(lane_index)
     s_ego = lane.local_coordinates(ego.position)[0]
     for other in road.vehicles:
         if other is ego or np.cos(other.heading - ego.heading) > 0 or not lane.on_lane(other.position):
             continue
         gap = lane.local_coordinates(other.position)[0] - s_ego  # [m]
-        if 0 < gap < (ego.speed + other.speed) * ONCOMING_HORIZON:
+        if 0 < gap < (ego.speed + other.speed) * horizon:
             return True
     return False
 
@@ -164,14 +164,23 @@ class IDMAgent(Agent):
         return np.clip(np.array(parts, dtype=np.float32), -1, 1)
 
     @staticmethod
-    def _meta_action(env, ego, driver: IDMVehicle, acceleration: float) -> int:
+    def _lane_move(env, ego, driver: IDMVehicle) -> int | None:
+        """The meta-action towards the driver's target lane, if it differs from the ego's and can be taken."""
         action_type: DiscreteMetaAction = env.action_type
         index = action_type.actions_indexes
-        available = set(env.get_available_actions())
         if driver.target_lane_index != ego.target_lane_index and action_type.lateral:
             move = "LANE_LEFT" if driver.target_lane_index[2] < ego.target_lane_index[2] else "LANE_RIGHT"
-            if index.get(move) in available:
+            if index.get(move) in set(env.get_available_actions()):
                 return index[move]
+        return None
+
+    @classmethod
+    def _meta_action(cls, env, ego, driver: IDMVehicle, acceleration: float) -> int:
+        index = env.action_type.actions_indexes
+        available = set(env.get_available_actions())
+        lane_move = cls._lane_move(env, ego, driver)
+        if lane_move is not None:
+            return lane_move
         # Longitudinal: the discrete target speed closest to where IDM would be in one policy step.
         desired = ego.speed + acceleration / env.config["policy_frequency"]  # [m/s]
         speeds = np.asarray(ego.target_speeds)

@@ -15,9 +15,10 @@ def test_registry_lists_the_baselines_with_descriptions():
 
 
 @pytest.mark.parametrize("name", scenarios.names())
-def test_idm_gives_valid_actions_on_every_scenario(name):
+@pytest.mark.parametrize("driver", ["idm", "expert"])
+def test_rule_based_drivers_give_valid_actions_on_every_scenario(name, driver):
     env = make_env(name, obs="kinematics", seed=1)
-    agent = agents.make("idm", env)
+    agent = agents.make(driver, env)
     obs, _ = env.reset()
     for _ in range(4):
         action = agent.act(obs)
