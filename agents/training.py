@@ -37,14 +37,16 @@ EVALUATION_DEFAULTS = {"eval_every": 5_000, "eval_episodes": 20}
 
 
 def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None, start_step: int,
-                     crash_penalty: float = 0.0, encoder=None, engine: str = "highway-env"):
+                     crash_penalty: float = 0.0, encoder=None, engine: str = "highway-env",
+                     progress_reward: float = 0.0):
     """The vector env a training loop learns on: worker seeds from the seed plan for (run seed,
-    the step it starts at), so a resumed run does not replay its first episodes; crash penalty
-    shaping (VecCrashPenalty) when crash_penalty is not 0. engine: "highway-env" (subprocess
-    workers) or "envpool" (one EnvPool on threads); held-out evaluations run on highway-env."""
+    the step it starts at), so a resumed run does not replay its first episodes; training-only
+    reward shaping (VecTrainingShaping) when crash_penalty or progress_reward is not 0. engine:
+    "highway-env" (subprocess workers) or "envpool" (one EnvPool on threads); held-out
+    evaluations run on highway-env."""
     seeds = training_env_seeds(run_seed or 0, start_step, n_envs)
     venv = make_vec_env(scenario, n_envs, obs=obs, seeds=seeds, encoder=encoder, engine=engine)
-    return VecCrashPenalty(venv, crash_penalty) if crash_penalty else venv
+    return VecTrainingShaping(venv, crash_penalty, progress_reward) if crash_penalty or progress_reward else venv
 
 
 def check_training_engine(engine: str, obs: str, encoder: str) -> None:
@@ -194,27 +196,38 @@ def progress_bar(agent: str, scenario: str, total: int, completed: int, enabled:
     return bar, task
 
 
-class VecCrashPenalty(VecEnvWrapper):
-    """Training-only reward shaping: subtract `penalty` from the last reward of an episode that
-    ends in a collision or off the road (info["episode"]["outcome"], sim/metrics.py).
+class VecTrainingShaping(VecEnvWrapper):
+    """Training-only reward shaping; evaluation, info["episode"] (returns, outcomes) and
+    TensorBoard's episode returns keep the scenario's own reward.
 
-    highway-env's rewards are normalised to [0, 1] per step, so a crash only costs the rewards
-    that would have followed: with gamma 0.8 a 5% risk per step is worth 5 m/s more speed on
-    highway. The penalty makes safety dominate. Evaluation, info["episode"] (returns, outcomes)
-    and TensorBoard's episode returns keep the scenario's own reward.
+    crash_penalty [reward]: subtracted from the last reward of an episode that ends in a collision
+        or off the road (info["episode"]["outcome"], sim/metrics.py). highway-env's rewards are
+        normalised to [0, 1] per step, so a crash only costs the rewards that would have followed:
+        with gamma 0.8 a 5% risk per step is worth 5 m/s more speed on highway. The penalty makes
+        safety dominate.
+    progress_reward [reward per route]: added in proportion to the route progress gained at each
+        step (info["route_progress"], the share of the reference distance: what the driving
+        score's progress measures), so that waiting (roundabout, intersection) earns nothing
+        and covering the whole route earns progress_reward.
     """
 
     FAILURES = ("collision", "offroad")
 
-    def __init__(self, venv, penalty: float) -> None:
+    def __init__(self, venv, penalty: float = 0.0, progress_reward: float = 0.0) -> None:
         super().__init__(venv)
-        self.penalty = float(penalty)
+        self.penalty, self.progress_reward = float(penalty), float(progress_reward)
+        self._progress = np.zeros(venv.num_envs)  # each env's route progress after its last step
 
     def reset(self):
+        self._progress[:] = 0.0
         return self.venv.reset()
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
         failed = np.array([bool(done) and info.get("episode", {}).get("outcome") in self.FAILURES
                            for done, info in zip(dones, infos)])
-        return obs, rewards - self.penalty * failed.astype(rewards.dtype), dones, infos
+        progress = np.array([info.get("route_progress", last) for info, last in zip(infos, self._progress)])
+        gained = np.maximum(progress - self._progress, 0.0)
+        self._progress = np.where(dones, 0.0, progress)  # the next step starts a new episode
+        shaped = rewards - self.penalty * failed + self.progress_reward * gained
+        return obs, shaped.astype(rewards.dtype), dones, infos

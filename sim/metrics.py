@@ -138,6 +138,8 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
             rec.lane_changes += 1
         self._last_lane = lane
         self._route.update(ego.position)
+        # the share of the reference distance gained so far: what training's progress shaping reads (agents/training.py)
+        info["route_progress"] = float(self._route.gained / rec.reference_distance) if rec.reference_distance > 0 else 0.0
         if ego.crashed and rec.collision_with is None:
             rec.collision_with = collision_kind(road, self._crashed_objects)
             rec.collision_at_fault = rec.collision_with == "obstacle" or collision_at_fault(road, ego, self._before)

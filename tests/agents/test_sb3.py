@@ -206,11 +206,11 @@ def test_set_reads_numbers_the_way_users_write_them():
 
 
 def test_crash_penalty_shapes_only_the_training_reward_of_a_failed_episode():
-    from agents.training import VecCrashPenalty
+    from agents.training import VecTrainingShaping
     from sim import make_vec_env
 
     plain = make_vec_env("highway", 1, obs="kinematics", seed=5)
-    shaped = VecCrashPenalty(make_vec_env("highway", 1, obs="kinematics", seed=5), penalty=10.0)
+    shaped = VecTrainingShaping(make_vec_env("highway", 1, obs="kinematics", seed=5), penalty=10.0)
     plain.reset(), shaped.reset()
     for _ in range(30):  # always "faster": this seed's episode ends in a collision
         _, r_plain, done, info = plain.step(np.array([3]))
@@ -221,3 +221,27 @@ def test_crash_penalty_shapes_only_the_training_reward_of_a_failed_episode():
     assert info[0]["episode"]["outcome"] == "collision"
     assert r_shaped[0] == pytest.approx(r_plain[0] - 10.0)
     assert info_shaped[0]["episode"]["episode_return"] == info[0]["episode"]["episode_return"], "metrics keep the scenario's reward"
+
+
+def test_progress_reward_pays_for_route_progress_and_nothing_for_waiting():
+    """On the roundabout, braking at the entry gains no progress and earns no shaping; driving in does."""
+    from agents.training import VecTrainingShaping
+    from sim import make_vec_env
+
+    totals = {}
+    for action, name in ((4, "brake"), (1, "idle")):  # SLOWER; IDLE at 8 m/s into the ring
+        plain = make_vec_env("roundabout", 1, obs="kinematics", seed=3)
+        shaped = VecTrainingShaping(make_vec_env("roundabout", 1, obs="kinematics", seed=3), progress_reward=2.0)
+        plain.reset(), shaped.reset()
+        extra, progress = 0.0, 0.0
+        for _ in range(6):
+            _, r_plain, done, info = plain.step(np.array([action]))
+            _, r_shaped, _, _ = shaped.step(np.array([action]))
+            extra += float(r_shaped[0] - r_plain[0])
+            if done[0]:
+                break
+            progress = info[0]["route_progress"]
+        plain.close(), shaped.close()
+        totals[name] = (extra, progress)
+    assert totals["brake"][0] == pytest.approx(2.0 * totals["brake"][1], abs=1e-5) and totals["brake"][1] < 0.05
+    assert totals["idle"][0] == pytest.approx(2.0 * totals["idle"][1], abs=1e-5) and totals["idle"][1] > 0.1
