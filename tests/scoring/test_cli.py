@@ -18,6 +18,12 @@ from scoring.run import open_results, run_suite
 ROOT = Path(run_sim.__file__).resolve().parent
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    # A shell starts background jobs with SIGINT ignored, and the ignoring is inherited: pytest run
+    # as `pytest &` would start run_sim deaf to the SIGINT these tests send, as no user's is.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args, **kwargs):
     return subprocess.Popen(
         [sys.executable, str(ROOT / "run_sim.py"), *args],
@@ -26,6 +32,7 @@ def cli(*args, **kwargs):
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
+        preexec_fn=_ctrl_c_as_at_a_terminal,
         **kwargs,
     )
 
