@@ -164,27 +164,29 @@ class IDMAgent(Agent):
         return np.clip(np.array(parts, dtype=np.float32), -1, 1)
 
     @staticmethod
-    def _lane_move(env, ego, driver: IDMVehicle) -> int | None:
+    def _lane_move(action_type: DiscreteMetaAction, available: set, ego, driver: IDMVehicle) -> int | None:
         """The meta-action towards the driver's target lane, if it differs from the ego's and can be taken."""
-        action_type: DiscreteMetaAction = env.action_type
         index = action_type.actions_indexes
         if driver.target_lane_index != ego.target_lane_index and action_type.lateral:
             move = "LANE_LEFT" if driver.target_lane_index[2] < ego.target_lane_index[2] else "LANE_RIGHT"
-            if index.get(move) in set(env.get_available_actions()):
+            if index.get(move) in available:
                 return index[move]
         return None
 
+    @staticmethod
+    def _speed_move(action_type: DiscreteMetaAction, available: set, ego, wanted: int) -> int:
+        """The meta-action one target speed towards index `wanted` (IDLE when there or when it cannot be taken)."""
+        index, current = action_type.actions_indexes, int(ego.speed_index)
+        move = "FASTER" if wanted > current else "SLOWER" if wanted < current else "IDLE"
+        return index[move] if index.get(move) in available else index["IDLE"]
+
     @classmethod
     def _meta_action(cls, env, ego, driver: IDMVehicle, acceleration: float) -> int:
-        index = env.action_type.actions_indexes
         available = set(env.get_available_actions())
-        lane_move = cls._lane_move(env, ego, driver)
+        lane_move = cls._lane_move(env.action_type, available, ego, driver)
         if lane_move is not None:
             return lane_move
         # Longitudinal: the discrete target speed closest to where IDM would be in one policy step.
         desired = ego.speed + acceleration / env.config["policy_frequency"]  # [m/s]
-        speeds = np.asarray(ego.target_speeds)
-        wanted = int(np.argmin(np.abs(speeds - desired)))
-        current = int(ego.speed_index)
-        move = "FASTER" if wanted > current else "SLOWER" if wanted < current else "IDLE"
-        return index[move] if index[move] in available else index["IDLE"]
+        wanted = int(np.argmin(np.abs(np.asarray(ego.target_speeds) - desired)))
+        return cls._speed_move(env.action_type, available, ego, wanted)

@@ -12,9 +12,11 @@ the simulator) with three changes, each aimed at a way idm fails a scenario:
   (LATERAL_ACCELERATION), where idm holds the speed it starts with (u-turn: 8 m/s, too slow to
   arrive in time).
 - **Route lanes.** On a route that must be followed lane by lane (`route.exact_from`: the exit)
-  it changes lanes towards the route's lane whenever that is safe (MOBIL's safety criterion),
-  instead of when MOBIL finds it worthwhile; elsewhere MOBIL decides, and as for idm it never
-  takes or stays in a lane with a car coming head-on (two-way).
+  it changes lanes towards the route's lane whenever the gap is acceptable (_change_blocker),
+  instead of when MOBIL finds it worthwhile; elsewhere MOBIL decides, under the same gap check.
+  It leaves a lane whose leader is slower than it can drive, and as for idm it never takes or
+  stays in a lane with a car coming head-on, entering one only if it stays clear for the whole
+  overtake (two-way).
 Continuous-action scenarios (racetrack) keep idm's lane-following steering; its speed is the
 scenario's to hold.
 """
@@ -121,13 +123,18 @@ class ExpertAgent(IDMAgent):
         relative = max(driver.target_speed - speed, 1.0)  # [m/s]
         return min((last - s_ego + ego.LENGTH + SAFE_GAP) / relative, 60.0)
 
+    def _route_lane(self, road: tuple) -> tuple | None:
+        """The route's lane on road (from, to), or None if the route does not use that road."""
+        lanes = self._route.lanes if self._route is not None else ()
+        return next((lane for lane in lanes if tuple(lane[:2]) == road), None)
+
     def _towards_route(self, driver: IDMVehicle, ego) -> bool:
         """On an exact route, aim the driver at the route's lane of the ego's road; True if that decided."""
         route = self._route
         if route is None or route.exact_from is None:
             return False
         road = ego.lane_index[:2]
-        wanted = next((lane for lane in route.lanes if tuple(lane[:2]) == road), None)
+        wanted = self._route_lane(road)
         if wanted is None:
             return False
         lane_id = ego.lane_index[2]
@@ -148,16 +155,15 @@ class ExpertAgent(IDMAgent):
         front, _ = driver.road.neighbour_vehicles(driver, lane_index)
         if front is None or np.cos(front.heading - driver.heading) < 0:
             return False
-        slowest = self._slowest
-        closing = max(driver.speed, slowest) - front.speed
+        closing = max(driver.speed, self._slowest) - front.speed
         gap = driver.lane_distance_to(front, driver.road.network.get_lane(lane_index)) - driver.LENGTH
-        return closing > 0 and slowest > front.speed and gap / closing < CHANGE_TTC
+        return closing > 0 and self._slowest > front.speed and gap / closing < CHANGE_TTC
 
     def _escape(self, driver: IDMVehicle, ego) -> None:
         """Out of a lane whose leader the ego cannot follow: a side lane that is safe, has no car
         coming head-on and no such leader, the route's side first."""
         sides = driver.road.network.side_lanes(ego.lane_index)
-        wanted = next((lane for lane in (self._route.lanes if self._route else ()) if tuple(lane[:2]) == ego.lane_index[:2]), None)
+        wanted = self._route_lane(ego.lane_index[:2])
         if wanted is not None:
             sides.sort(key=lambda lane: abs(lane[2] - wanted[2]))
         for lane in sides:
@@ -168,8 +174,9 @@ class ExpertAgent(IDMAgent):
 
     def _change_blocker(self, driver: IDMVehicle, lane_index):
         """None if changing to that lane is safe, else the vehicle in the way there. Safe: the new
-        leader and follower at least SAFE_GAP away and CHANGE_TTC seconds from closing the gap, and
-        the follower not made to brake harder than MOBIL's safety criterion allows."""
+        leader and follower at least SAFE_GAP away; the ego able to settle behind the leader braking
+        gently, and to drive as slowly as it; the follower CHANGE_TTC seconds from closing the gap
+        and not made to brake harder than MOBIL's safety criterion allows."""
         front, rear = driver.road.neighbour_vehicles(driver, lane_index)
         lane = driver.road.network.get_lane(lane_index)
         s = lane.local_coordinates(driver.position)[0]
@@ -224,24 +231,20 @@ class ExpertAgent(IDMAgent):
 
     def _action(self, env, ego, driver: IDMVehicle, braking: float) -> int:
         action_type: DiscreteMetaAction = env.action_type
-        index = action_type.actions_indexes
         available = set(env.get_available_actions())
-        lane_move = self._lane_move(env, ego, driver)
+        lane_move = self._lane_move(action_type, available, ego, driver)
         if lane_move is not None:
             return lane_move
         current = int(ego.speed_index)
-        if action_type.longitudinal:
-            wanted = self._conflict_free_speed(env, ego, driver)
-            # idm brakes harder than a target speed below: follow it down when it does
+        if not action_type.longitudinal:
+            return action_type.actions_indexes["IDLE"]
+        wanted = self._conflict_free_speed(env, ego, driver)
+        if braking < 0:  # idm brakes harder than a target speed below: follow it down when it does
             desired = ego.speed + braking / env.config["policy_frequency"]  # [m/s]
-            speeds = np.asarray(ego.target_speeds)
-            wanted = min(wanted, int(np.argmin(np.abs(speeds - desired))) if braking < 0 else wanted)
-            if self._fall_back:
-                wanted = min(wanted, max(current - 1, 0))
-            move = "FASTER" if wanted > current else "SLOWER" if wanted < current else "IDLE"
-            if index.get(move) in available:
-                return index[move]
-        return index["IDLE"]
+            wanted = min(wanted, int(np.argmin(np.abs(np.asarray(ego.target_speeds) - desired))))
+        if self._fall_back:
+            wanted = min(wanted, max(current - 1, 0))
+        return self._speed_move(action_type, available, ego, wanted)
 
     def _conflict_free_speed(self, env, ego, driver: IDMVehicle) -> int:
         """The target speed index to move towards: the fastest up to the cruise with no predicted
@@ -259,10 +262,11 @@ class ExpertAgent(IDMAgent):
                 best, best_first = k, first
         return best
 
-    def _predict_others(self, env, ego) -> list:
-        """[(positions (T, 2), headings (T,), length, width)] of vehicles near enough to meet."""
+    def _predict_others(self, env, ego) -> tuple | None:
+        """(positions (N, T, 2) [m], headings (N, T) [rad], lengths (N,), widths (N,) [m]) of the
+        vehicles near enough to meet, predicted at self._times; None when there are none."""
         reach = NEAR + HORIZON * 2 * float(np.max(ego.target_speeds))
-        out = []
+        predicted = []
         for other in env.road.vehicles:
             if other is ego or np.linalg.norm(other.position - ego.position) > reach:
                 continue
@@ -274,14 +278,18 @@ class ExpertAgent(IDMAgent):
             except (TypeError, IndexError, KeyError):  # no route, or one highway-env cannot follow: straight ahead
                 positions = other.position + np.outer(self._times * other.speed, other.direction)
                 headings = np.full(len(self._times), other.heading)
-            out.append((positions, headings, other.LENGTH, other.WIDTH))
-        return out
+            predicted.append((positions, headings, other.LENGTH, other.WIDTH))
+        if not predicted:
+            return None
+        positions, headings, lengths, widths = zip(*predicted)
+        return np.stack(positions), np.stack(headings), np.array(lengths, float), np.array(widths, float)
 
     def _first_conflict(self, ego, driver, speeds, k: int, policy_frequency: float, others) -> float:
         """[s] the first predicted instant at which the ego, moving its target speed one index per
         decision towards index k, overlaps another vehicle's box (with margins); inf if never."""
-        if not others:
+        if others is None:
             return np.inf
+        positions, headings, lengths, widths = others
         current = int(ego.speed_index)
         decision = np.floor(self._times * policy_frequency - 1e-9).astype(int) + 1  # decisions made by then
         target_index = current + np.sign(k - current) * np.minimum(decision, abs(k - current))
@@ -303,13 +311,12 @@ class ExpertAgent(IDMAgent):
             except (IndexError, KeyError):  # past the lanes highway-env can follow: straight on
                 position, heading = ego.position + d * ego.direction, ego.heading
             forward = np.array([np.cos(heading), np.sin(heading)])
-            for positions, headings, length, width in others:
-                offset = positions[i] - position
-                along, across = offset @ forward, offset[0] * forward[1] - offset[1] * forward[0]
-                turn = headings[i] - heading
-                c, n = abs(np.cos(turn)), abs(np.sin(turn))
-                half_along = ego.LENGTH / 2 + c * length / 2 + n * width / 2 + MARGIN_LONG
-                half_across = ego.WIDTH / 2 + n * length / 2 + c * width / 2 + MARGIN_LAT
-                if abs(along) < half_along and abs(across) < half_across:
-                    return float(self._times[i])
+            offset = positions[:, i] - position  # (N, 2)
+            along, across = offset @ forward, offset[:, 0] * forward[1] - offset[:, 1] * forward[0]
+            turn = headings[:, i] - heading
+            c, n = np.abs(np.cos(turn)), np.abs(np.sin(turn))
+            half_along = ego.LENGTH / 2 + c * lengths / 2 + n * widths / 2 + MARGIN_LONG
+            half_across = ego.WIDTH / 2 + n * lengths / 2 + c * widths / 2 + MARGIN_LAT
+            if ((np.abs(along) < half_along) & (np.abs(across) < half_across)).any():
+                return float(self._times[i])
         return np.inf
