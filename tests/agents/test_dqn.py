@@ -16,6 +16,7 @@ from agents.replay import NStepCollector, ReplayBuffer
 from agents.runs import train_agent
 from perception.device import resolve_device
 from sim import CameraConfig, make_env
+from tests.conftest import ctrl_c_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,7 +169,8 @@ def test_interrupting_training_saves_a_checkpoint_and_says_how_to_resume(tmp_pat
     command = [sys.executable, str(ROOT / "run_sim.py"), "--scenario", "merge", "--agent", "dqn", "--train",
                "--steps", "100000", "--set", "obs=kinematics", "--set", "n_envs=2", "--run", "r"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True)
+                               env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True,
+                               preexec_fn=ctrl_c_as_at_a_terminal)
     run_dir = tmp_path / "runs/merge/dqn/r"
     deadline = time.monotonic() + 120
     while not list(run_dir.glob("events.out.tfevents.*")) and time.monotonic() < deadline:

@@ -17,6 +17,7 @@ import agents
 from agents.runs import train_agent
 from agents.sb3 import PPOAgent, SACAgent
 from sim import make_env
+from tests.conftest import ctrl_c_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {  # a few hundred steps, one env in this process (the vector-env test below uses workers)
@@ -185,7 +186,8 @@ def test_ctrl_c_during_sb3_training_saves_and_says_how_to_resume(tmp_path):
     command = [sys.executable, str(ROOT / "run_sim.py"), "--scenario", "merge", "--agent", "ppo", "--train",
                "--steps", "100000", "--set", "obs=kinematics", "--set", "n_envs=2", "--set", "n_steps=32", "--run", "r"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True)
+                               env={"SDL_VIDEODRIVER": "dummy", "PATH": "/usr/bin:/bin"}, start_new_session=True,
+                               preexec_fn=ctrl_c_as_at_a_terminal)
     run_dir = tmp_path / "runs/merge/ppo/r"
     deadline = time.monotonic() + 120
     while not list(run_dir.glob("events.out.tfevents.*")) and time.monotonic() < deadline:

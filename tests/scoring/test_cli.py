@@ -14,14 +14,9 @@ import run_sim
 from scenarios.suite import load_suite
 from agents.resolve import resolve_agent
 from scoring.run import open_results, run_suite
+from tests.conftest import ctrl_c_as_at_a_terminal
 
 ROOT = Path(run_sim.__file__).resolve().parent
-
-
-def _ctrl_c_as_at_a_terminal() -> None:
-    # A shell starts background jobs with SIGINT ignored, and the ignoring is inherited: pytest run
-    # as `pytest &` would start run_sim deaf to the SIGINT these tests send, as no user's is.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli(*args, **kwargs):
@@ -32,7 +27,7 @@ def cli(*args, **kwargs):
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
-        preexec_fn=_ctrl_c_as_at_a_terminal,
+        preexec_fn=ctrl_c_as_at_a_terminal,
         **kwargs,
     )
 
