@@ -32,6 +32,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 MAX_EPISODES = 100_000
 MAX_STEPS = 10**9  # [env steps] weeks of CPU
 MAX_WORKERS = 256  # processes
+MAX_EPISODE_TIMEOUT = 86_400.0  # [s] a day
 
 
 def int_in(minimum: int, maximum: int):
@@ -47,6 +48,21 @@ def int_in(minimum: int, maximum: int):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         if value > maximum:
             raise argparse.ArgumentTypeError(f"expected at most {maximum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def float_in(minimum: float, maximum: float):
+    """argparse type: a finite number in [minimum, maximum]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not minimum <= value <= maximum:  # also nan and inf
+            raise argparse.ArgumentTypeError(f"expected a number from {minimum:g} to {maximum:g}, got {text!r}")
         return value
 
     return parse
@@ -130,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--suite", type=non_empty, metavar="NAME", help="score the agents on a suite: a name in scenarios/suites/ or a YAML path")
     suite.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="local worker processes (default: all cores)")
     suite.add_argument("--ray", type=ray_address, metavar="ADDRESS", help="run episodes as Ray tasks: 'auto' (existing cluster), 'local' (start one here) or host:port")
+    suite.add_argument("--episode-timeout", type=float_in(1, MAX_EPISODE_TIMEOUT), metavar="SECONDS",
+                       help="a scoring worker still running one episode this long is hung and the run stops, "
+                            "keeping what finished (default: 300; the slowest real episode takes well under a minute)")
     suite.add_argument("--resume", action="store_true", help="continue the run named by --run (default: the latest) where it stopped (suites and --train)")
     suite.add_argument("--run", type=run_name, metavar="NAME", help="run folder name under reports/<suite>/ or runs/<scenario>/<agent>/ (default: date-time)")
     suite.add_argument("--replays", action="store_true", help="also save a replay file of every scored episode "
@@ -148,7 +167,8 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     try:
         score = scoring.score_suite(args.suite, args.agent or ["idm"], reports_dir=args.reports, run=args.run,
                                     resume=args.resume, workers=args.workers or os.cpu_count() or 1, ray=args.ray,
-                                    replays=args.replays, engine=args.engine or "highway-env")
+                                    replays=args.replays, engine=args.engine or "highway-env",
+                                    episode_timeout=args.episode_timeout)
     except scoring.SuiteSetupError as err:
         parser.error(str(err))
     except scoring.ReportsWriteError as err:
@@ -250,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     check_training_options(parser, args)
     if args.suite:
         return score_suite(parser, args)
-    if args.workers or args.ray:
-        parser.error("--workers and --ray only apply with --suite")
+    if args.workers or args.ray or args.episode_timeout:
+        parser.error("--workers, --ray and --episode-timeout only apply with --suite")
     if (args.resume or args.run) and not args.train:
         parser.error("--resume and --run apply with --suite or --train")
     if args.agent and len(args.agent) > 1:

@@ -108,6 +108,7 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     from agents.resolve import resolve_agent
     from scenarios.suite import load_suite
     from scoring.backends import EPISODE_TIMEOUT, ScoringWorkerError
+    from scoring.ray_backend import RayUnavailableError, check_ray
     from scoring.results import ResultsError
     from scoring.run import open_results, run_suite
 
@@ -117,8 +118,10 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
         if len({s.label for s in specs}) != len(specs):
             raise ValueError(f"--agent names repeat: {', '.join(agents)}")
         check_suite_engine(suite, engine)
+        if ray:
+            check_ray(ray)  # before any file: an unreachable cluster is a setup error
         results = open_results(reports_dir, suite, specs, run, resume, engine)
-    except (scenarios.ScenarioError, registry.AgentError, ResultsError, ValueError) as err:
+    except (scenarios.ScenarioError, registry.AgentError, ResultsError, ValueError, RayUnavailableError) as err:
         raise SuiteSetupError(str(err)) from None
     try:
         outcome = run_suite(suite, specs, results, workers=workers, ray_address=ray, console=console,
@@ -126,6 +129,9 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     except ScoringWorkerError as err:
         raise WorkerDiedError(f"{err.what}; the {len(results)} finished episodes are kept in {results.path}",
                               results) from None
+    except RayUnavailableError as err:  # the cluster went away between the check and ray.init
+        raise SuiteStoppedError(f"{err}; the {len(results)} finished episodes are kept in {results.path}",
+                                results) from None
     except ResultsError as err:
         raise ResultsWriteError(f"{err}; the episodes finished before it are kept there", results) from None
     labels = [s.label for s in specs]

@@ -1,4 +1,5 @@
-"""Where episodes run: inline, local worker processes, or Ray tasks. Same Task in, same record out.
+"""Where episodes run: inline, or local worker processes (Ray tasks: scoring/ray_backend.py). Same
+Task in, same record out.
 
 Each backend is a generator of records in completion order; closing it early (Ctrl-C) stops
 submitting, cancels what has not started and leaves the finished records to the caller.
@@ -110,7 +111,7 @@ def run_processes(tasks: list[Task], workers: int, episode_timeout: float = EPIS
             starts.close()
             restarts += 1
             if alone is not None:
-                raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(alone)} "
+                raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {describe_task(alone)} "
                                          "on its own, after an earlier death with it in flight")
             if restarts > MAX_POOL_RESTARTS:
                 raise ScoringWorkerError(f"scoring workers died {restarts} times (last: {cause})")
@@ -157,7 +158,7 @@ def _wait_or_hang(pool: ProcessPoolExecutor, pending: dict, starts, begun: dict,
             # SIGKILL: a stopped process never acts on the SIGTERM the pool ends its workers with.
             for pid in set(pids) & set(getattr(pool, "_processes", None) or {}):  # ours, not yet reaped
                 os.kill(pid, signal.SIGKILL)
-            raise ScoringWorkerError(f"a scoring worker is hung (pid {pids[0]}): {_describe(hung[0])} did not "
+            raise ScoringWorkerError(f"a scoring worker is hung (pid {pids[0]}): {describe_task(hung[0])} did not "
                                      f"finish within {timeout:g} s")
 
 
@@ -184,111 +185,5 @@ def _death_cause(pool: ProcessPoolExecutor) -> str:
     return f"pid {ends[0][0]} {exit_cause(ends[0][1])}" if ends else "it ended abruptly"
 
 
-def _describe(task: Task) -> str:
+def describe_task(task: Task) -> str:
     return f"agent {task.agent.label} on {task.scenario.name}, seed {task.seed}, episode {task.episode}"
-
-
-def run_ray(tasks: list[Task], address: str, workers: int | None = None,
-            episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
-    """Ray tasks on a cluster: address "auto" (an existing cluster), "local" (start one here)
-    or host:port. Workers import this repository: locally through PYTHONPATH, on a remote
-    cluster from the working directory Ray uploads (the repo without .venv, .git, reports).
-
-    Each episode is a generator task that yields its worker first, then its record: the driver
-    times an episode from its start (a task waits in Ray's queue while every CPU is busy), and an
-    episode still running episode_timeout [s] later is hung: it is cancelled (Ray kills its
-    worker) and a ScoringWorkerError naming it ends the run."""
-    ray = _connect(address, workers)
-    try:
-        yield from _ray_episodes(ray, tasks, episode_timeout)
-    finally:
-        ray.shutdown()
-
-
-def _connect(address: str, workers: int | None):
-    try:
-        import ray
-    except ImportError:
-        raise RuntimeError("--ray needs the ray package: pip install -r requirements.txt") from None
-
-    env_vars = {"PYTHONPATH": str(REPO_ROOT), "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen")}
-    if address == "local":
-        ray.init(
-            num_cpus=workers or os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": env_vars},
-        )
-    else:
-        runtime_env = {
-            "working_dir": str(REPO_ROOT),
-            "excludes": [".venv", ".git", "reports", "**/__pycache__"],
-            "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]},
-        }
-        ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
-    return ray
-
-
-def _run_streamed(task: Task):
-    """A Ray task's body: (worker pid, node address) as soon as it starts, then the record."""
-    import ray
-
-    yield os.getpid(), ray.util.get_node_ip_address()
-    yield run_task(task)
-
-
-def _ray_episodes(ray, tasks: list[Task], timeout: float) -> Iterator[dict]:
-    """Like the pool: if a worker dies, its episode runs again once the others in flight are done,
-    on its own (Ray loses only the dead worker's task), and a second death ends the run naming it."""
-    from ray import exceptions
-
-    died = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.LocalRayletDiedError,
-            exceptions.OutOfMemoryError, exceptions.ObjectLostError)  # a record lost with its node too
-    remote = ray.remote(num_cpus=1, max_retries=0)(_run_streamed)
-    slots = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))  # in flight: an interrupt cancels little
-    pending: dict = {}  # episode generator -> task
-    begun: dict = {}  # episode generator -> ((worker pid, node), start [s, time.monotonic]) once it started
-    queue, suspects, deaths, alone = list(reversed(tasks)), [], 0, None  # alone: the suspect running on its own
-    plan = {id(task): i for i, task in enumerate(tasks)}  # where each task is in the plan: suspects rerun in it
-    try:
-        while queue or suspects or pending:
-            if suspects or alone in pending:  # episodes whose worker died: one at a time, nothing beside them
-                if not pending:
-                    task = suspects.pop()
-                    alone = remote.remote(task)
-                    pending[alone] = task
-            else:
-                while queue and len(pending) < slots:
-                    task = queue.pop()
-                    pending[remote.remote(task)] = task
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(POLL, timeout))
-            for episode in ready:
-                try:
-                    item = ray.get(next(episode))
-                except died as err:
-                    task, worker = pending.pop(episode), begun.pop(episode, (None,))[0]
-                    cause = type(err).__name__ + (f", pid {worker[0]} on {worker[1]}" if worker else "")
-                    deaths += 1
-                    if episode is alone:
-                        raise ScoringWorkerError(f"a scoring worker died ({cause}) while running {_describe(task)} "
-                                                 "on its own, after an earlier death running it") from None
-                    if deaths > MAX_POOL_RESTARTS:
-                        raise ScoringWorkerError(f"scoring workers died {deaths} times (last: {cause})") from None
-                    print(f"a scoring worker died ({cause}); running its episode again once the others in flight "
-                          "are done, on its own", file=sys.stderr)
-                    suspects = sorted(suspects + [task], key=lambda t: -plan[id(t)])  # popped from the end
-                    continue
-                if episode not in begun:
-                    begun[episode] = (item, time.monotonic())
-                    continue
-                del pending[episode], begun[episode]
-                yield item
-            now = time.monotonic()
-            hung = [e for e in pending if e in begun and now - begun[e][1] > timeout]
-            if hung:
-                (pid, node), _ = begun[hung[0]]
-                raise ScoringWorkerError(f"a scoring worker is hung (pid {pid} on {node}): "
-                                         f"{_describe(pending[hung[0]])} did not finish within {timeout:g} s")
-    finally:
-        for episode in pending:  # force: the worker is killed, also one that is hung
-            ray.cancel(episode, force=True)

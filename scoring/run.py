@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agents.resolve import AgentSpec
 from scenarios.suite import Suite
-from scoring.backends import EPISODE_TIMEOUT, run_processes, run_ray
+from scoring.backends import EPISODE_TIMEOUT, run_processes
 from scoring.episodes import Task
+from scoring.ray_backend import run_ray
 from scoring.report import printable
 from scoring.results import Results, ResultsError
 from sim.replay import Replay
