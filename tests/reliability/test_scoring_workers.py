@@ -3,15 +3,18 @@ the run ends in one line naming it (scoring/backends.py). Split from test_interr
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, fields
 
 import pytest
 
 from agents.resolve import AgentSpec
-from tests.reliability.test_interruptions import _alarm, _suite, descendants, wait_until_gone
+from tests.reliability.test_interruptions import ROOT, _alarm, _suite, descendants, wait_until_gone
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,35 @@ def test_a_killed_ray_worker_s_episode_runs_again_and_one_that_kills_it_every_ti
     assert sorted(added) == [record_key(r) for r in saved], "each episode recorded once"
     assert saved == inline.sorted_records(), "merge (run again) and u-turn, as an undisturbed run"
     assert wait_until_gone(set(descendants(os.getpid())) - before, timeout=10) == [], "Ray processes left behind"
+
+
+def _can_unshare_network() -> bool:
+    try:
+        return subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_a_two_node_ray_cluster_scores_a_suite_with_the_records_of_the_local_pool(tmp_path):
+    """A head and a second node joined to it (`ray start`, one CPU each) in a network namespace of
+    their own (tests/reliability/ray_cluster.py: Ray's traffic stays on loopback), scored with
+    `run_sim.py --ray 127.0.0.1:PORT` as a user would; then the same suite on the process pool."""
+    from agents.resolve import resolve_agent
+    from scoring.results import Results
+    from scoring.run import open_results, run_suite
+
+    pytest.importorskip("ray")
+    if not _can_unshare_network():
+        pytest.skip("needs `unshare -n` (root, util-linux, iproute2) to keep Ray's traffic on loopback")
+    file, suite = _suite(tmp_path, "[merge, u-turn, roundabout]", 2)
+    cluster = subprocess.run(["unshare", "-n", sys.executable, str(ROOT / "tests/reliability/ray_cluster.py"),
+                              str(file), str(tmp_path / "ray")], capture_output=True, text=True, timeout=400)
+    assert cluster.returncode == 0, cluster.stderr[-3000:]
+    outcome = json.loads(cluster.stdout.strip().splitlines()[-1])
+    assert outcome["returncode"] == 0, outcome["stderr"]
+    assert outcome["nodes_that_ran_episodes"] == [True, True], "episodes ran on both nodes"
+    pool = open_results(tmp_path / "pool", suite, [resolve_agent("idm")], "r", resume=False)
+    run_suite(suite, [resolve_agent("idm")], pool, workers=2)
+    on_ray = Results.load(tmp_path / "ray" / suite.name / "ray").sorted_records()
+    assert len(on_ray) == 6 and on_ray == pool.sorted_records()
