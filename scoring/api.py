@@ -108,6 +108,7 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     from agents.resolve import resolve_agent
     from scenarios.suite import load_suite
     from scoring.backends import EPISODE_TIMEOUT, ScoringWorkerError
+    from scoring.episodes import check_agent_loads
     from scoring.ray_backend import RayUnavailableError, check_ray
     from scoring.results import ResultsError
     from scoring.run import open_results, run_suite
@@ -118,6 +119,8 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
         if len({s.label for s in specs}) != len(specs):
             raise ValueError(f"--agent names repeat: {', '.join(agents)}")
         check_suite_engine(suite, engine)
+        for spec in specs:
+            check_agent_loads(spec, suite.scenarios, engine)  # a model.pt that fits no network stops here
         if ray:
             check_ray(ray)  # before any file: an unreachable cluster is a setup error
         results = open_results(reports_dir, suite, specs, run, resume, engine)

@@ -68,19 +68,13 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     import dataclasses
 
     import agents
-    from agents.base import read_config
-    from agents.checkpoint import checkpoint_encoder
-    from sim import make_env
     from sim.replay import Replay
     from sim.rollout import play_episodes
     from sim.score import score_episode
     from sim.viewer import Viewer
 
     scenario = task.scenario.load()
-    config = read_config(checkpoint) if checkpoint else {}
-    cls = agents.get_class(config.get("agent", task.agent.name))  # the zoo agent's class differs by scenario
-    obs = config.get("obs", cls.default_obs)
-    env = make_env(scenario, obs=obs, seed=env_seed, engine=task.engine, encoder=checkpoint_encoder(config))
+    cls, obs, env = _agent_env(task.agent.name, scenario, checkpoint, task.engine, env_seed)
     replay = None
     try:
         agent = cls.load(checkpoint, env) if checkpoint else agents.make(task.agent.name, env, seed=env_seed)
@@ -96,3 +90,39 @@ def _play(task: Task, checkpoint: str | None, digest: str, env_seed: int) -> tup
     score = score_episode(episode).as_dict()
     metrics = {k: v for k, v in episode.items() if k not in ("speeds", "r", "l", "t", "seed")}
     return metrics, score, None if replay is None else dataclasses.asdict(replay)
+
+
+def _agent_env(agent_name: str, scenario, checkpoint: str | None, engine: str, seed: int | None = None):
+    """(agent class, obs mode, env) for playing `checkpoint` (or the registered agent) on a loaded
+    scenario: the obs mode and encoder the checkpoint was trained with (the zoo agent's class
+    differs by scenario, so it is read from the checkpoint)."""
+    import agents
+    from agents.base import read_config
+    from agents.checkpoint import checkpoint_encoder
+    from sim import make_env
+
+    config = read_config(checkpoint) if checkpoint else {}
+    cls = agents.get_class(config.get("agent", agent_name))
+    obs = config.get("obs", cls.default_obs)
+    return cls, obs, make_env(scenario, obs=obs, seed=seed, engine=engine, encoder=checkpoint_encoder(config))
+
+
+def check_agent_loads(spec: AgentSpec, scenarios: list[SuiteScenario], engine: str = "highway-env") -> None:
+    """Load every checkpoint `spec` plays in `scenarios` as an episode loads it: its env built and its
+    network's weights fitted. Raises what refuses it (AgentError for a model.pt of another shape or
+    obs mode), so a suite stops before its first episode instead of failing each one. About 50 ms a
+    checkpoint after the first (which loads the encoder); nothing for agents without one."""
+    checked = set()
+    for suite_scenario in scenarios:
+        try:
+            checkpoint, _ = spec.checkpoint_for(suite_scenario.name)
+        except RuntimeError:  # no trained checkpoint here: its episodes are recorded as failed, saying why
+            continue
+        if checkpoint is None or (checkpoint, suite_scenario.name) in checked:
+            continue
+        checked.add((checkpoint, suite_scenario.name))
+        cls, _, env = _agent_env(spec.name, suite_scenario.load(), checkpoint, engine)
+        try:
+            cls.load(checkpoint, env)
+        finally:
+            env.close()

@@ -38,6 +38,17 @@ def test_a_corrupt_model_file_stops_a_suite(cli, tmp_path):
     assert f"cannot load {folder / 'model.pt'}: not a plain weights file" in line
 
 
+def test_weights_that_fit_no_network_of_the_agent_stop_a_suite_before_its_first_episode(cli, tmp_path):
+    """Plain weights of another agent (the zoo's merge ppo) under a dqn config.json: they load as
+    weights, so only building the network finds them (before: every episode an error record, the
+    agent ranked with 0, exit 0)."""
+    folder = Path(shutil.copytree(MERGE_DQN, tmp_path / "foreign"))
+    shutil.copy(ROOT / "zoo" / "merge" / "ppo" / "model.pt", folder / "model.pt")
+    line = cli("--suite", one_episode_suite(tmp_path / "in"), "--agent", "idle", "--agent", str(folder),
+               "--workers", "1")
+    assert f"{folder}/model.pt does not fit a dqn network" in line  # and no reports/ (cli)
+
+
 def test_a_crafted_zoo_file_stops_a_suite_and_names_the_file(cli, tmp_path, tmp_zoo):
     marker = tmp_path / "MARKER"
     write_crafted(tmp_zoo / "merge" / "dqn" / "model.pt", marker, "torch.save")
