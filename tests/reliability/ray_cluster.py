@@ -7,15 +7,17 @@ Run inside a network namespace of its own (`unshare -n`): its only interface is 
 on 127.0.0.1. Starts a head and a second node joined to it (`ray start --block`, one CPU each,
 their own temp folder, token authentication off on both and on the scorer, as the docs say a
 cluster and its scorer must agree), scores SUITE_FILE with idm on it into REPORTS_DIR/<suite>/ray,
-notes which nodes ran episodes (a worker that ran one has torch loaded), then stops both nodes.
-Prints one JSON line: {"returncode", "stderr", "nodes_that_ran_episodes", "seconds_to_start",
-"seconds_to_score"}.
+notes which nodes ran episodes (a worker that ran one has torch loaded); then scores it again with
+token authentication on in the scorer only (a mismatch), and stops both nodes. Prints one JSON
+line: {"returncode", "stderr", "nodes_that_ran_episodes", "seconds_to_start", "seconds_to_score",
+"mismatched_returncode", "mismatched_error"}.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -80,6 +82,11 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(30)
 
 
+def _scorer(suite: str, reports: str, run: str, *options: str) -> list[str]:
+    return [sys.executable, str(ROOT / "run_sim.py"), "--suite", suite, "--agent", "idm", "--ray", f"127.0.0.1:{PORT}",
+            "--reports", reports, "--run", run, *options]
+
+
 def main(suite: str, reports: str) -> dict:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     env = os.environ | {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "SDL_VIDEODRIVER": "offscreen"}
@@ -94,18 +101,24 @@ def main(suite: str, reports: str) -> dict:
         _wait_started(nodes[1], logs / "node.log")
         started = time.monotonic()
         err = logs / "scorer.err"
-        scorer = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "--suite", suite, "--agent", "idm",
-                                   "--ray", f"127.0.0.1:{PORT}", "--reports", reports, "--run", "ray"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err.open("w"))
+        scorer = subprocess.Popen(_scorer(suite, reports, "ray"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=err.open("w"))
         ran, deadline = [False, False], time.monotonic() + SCORING
         while scorer.poll() is None and time.monotonic() < deadline:  # a job's workers end with its driver
             ran = [seen or _ran_episodes(node.pid) for seen, node in zip(ran, nodes)]
             time.sleep(0.2)
         if scorer.poll() is None:
             scorer.kill()
-        return {"returncode": scorer.wait(), "stderr": err.read_text(errors="replace")[-3000:],
-                "nodes_that_ran_episodes": ran, "seconds_to_start": round(started - start, 1),
-                "seconds_to_score": round(time.monotonic() - started, 1)}
+        outcome = {"returncode": scorer.wait(), "stderr": err.read_text(errors="replace")[-3000:],
+                   "nodes_that_ran_episodes": ran, "seconds_to_start": round(started - start, 1),
+                   "seconds_to_score": round(time.monotonic() - started, 1)}
+        # A scorer whose RAY_AUTH_MODE differs from the cluster's: Ray connects, takes the tasks and
+        # runs none (it used to wait forever); it must end after --episode-timeout, in one line.
+        token = env | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        stalled = subprocess.run(_scorer(suite, reports, "stalled", "--episode-timeout", "5"), cwd=ROOT, env=token,
+                                 capture_output=True, text=True, timeout=SCORING)
+        return outcome | {"mismatched_returncode": stalled.returncode,
+                          "mismatched_error": (stalled.stderr.strip().splitlines() or [""])[-1]}
     finally:
         for node in reversed(nodes):
             _stop(node)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -163,7 +164,35 @@ def test_a_two_node_ray_cluster_scores_a_suite_with_the_records_of_the_local_poo
     outcome = json.loads(cluster.stdout.strip().splitlines()[-1])
     assert outcome["returncode"] == 0, outcome["stderr"]
     assert outcome["nodes_that_ran_episodes"] == [True, True], "episodes ran on both nodes"
+    assert outcome["mismatched_returncode"] == 1
+    assert outcome["mismatched_error"].startswith(
+        "run_sim.py: error: no episode started or finished on the Ray cluster at 127.0.0.1:6390 for 5 s"), outcome
+    assert "RAY_AUTH_MODE" in outcome["mismatched_error"]
     pool = open_results(tmp_path / "pool", suite, [resolve_agent("idm")], "r", resume=False)
     run_suite(suite, [resolve_agent("idm")], pool, workers=2)
     on_ray = Results.load(tmp_path / "ray" / suite.name / "ray").sorted_records()
     assert len(on_ray) == 6 and on_ray == pool.sorted_records()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["host:port", "auto"])
+def test_an_unreachable_ray_cluster_is_one_line_in_seconds_and_writes_nothing(tmp_path, monkeypatch, how):
+    """Before: ray.init retried for over 5 minutes (host:port, or the stale cluster --ray auto finds)."""
+    from scoring import SuiteSetupError, score_suite
+
+    pytest.importorskip("ray")
+    port = _closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")  # where auto looks first
+    file, _ = _suite(tmp_path, "[merge]", 1)
+    start = time.monotonic()
+    with pytest.raises(SuiteSetupError) as caught:
+        score_suite(str(file), ["idm"], reports_dir=tmp_path / "reports", ray="auto" if how == "auto" else f"127.0.0.1:{port}")
+    assert str(caught.value) == (f"cannot reach a Ray cluster at 127.0.0.1:{port} (connection refused within 5 s): start "
+                                 f"one there with `ray start --head --port {port}`, or score on this machine with --ray local")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "reports").exists()
