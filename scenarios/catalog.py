@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from scenarios.config_values import check_config_value, check_null_default
+from scenarios.config_values import check_action_value, check_config_value, check_null_default
 from scenarios.errors import ScenarioError
 from scenarios.load import SMALL_FILE_BYTES, LoadError, read_yaml
 from scenarios.route import Route, parse_route, route_yaml
@@ -338,3 +338,4 @@ def _validate_action(name: str, action: dict) -> None:
             raise ScenarioError(
                 f"scenario {name!r}: unknown action key {key!r} for {kind}; valid keys: type, {', '.join(valid)}"
             )
+        check_action_value(name, key, action[key])

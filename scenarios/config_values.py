@@ -30,6 +30,10 @@ CONFIG_RANGES = {
     "before_merge_length": (1, 10_000), "converge_merge_length": (1, 10_000),  # [m]
     "parallel_merge_length": (1, 10_000), "after_merge_length": (1, 10_000),  # [m]
 }
+# Counts and frequencies: highway-env takes them to range() or a step count, so 2.5 vehicles is a
+# TypeError in every episode's worker. They must be whole numbers (an int in YAML, not 2.0).
+INTEGER_KEYS = {"vehicles_count", "initial_vehicle_count", "other_vehicles", "lanes_count", "controlled_vehicles",
+                "simulation_frequency", "policy_frequency", "screen_width", "screen_height"}
 
 
 def check_config_value(name: str, key: str, value: Any, default: Any) -> None:
@@ -40,6 +44,8 @@ def check_config_value(name: str, key: str, value: Any, default: Any) -> None:
         if not (math.isfinite(value) and low <= value <= high):
             bounds = "a finite number" if key not in CONFIG_RANGES else f"from {low} to {high}"
             raise ScenarioError(f"scenario {name!r}: config.{key} must be {bounds}, got {value!r}")
+        if key in INTEGER_KEYS and not isinstance(value, int):
+            raise ScenarioError(f"scenario {name!r}: config.{key} must be a whole number (like {default!r}), got {value!r}")
     if isinstance(default, str) and default.startswith("highway_env.vehicle."):
         check_vehicle_class(name, f"config.{key}", value)
 
@@ -100,3 +106,30 @@ def check_vehicle_class(name: str, key: str, path: str) -> None:
     if not (isinstance(vehicle_class, type) and issubclass(vehicle_class, Vehicle)):
         raise ScenarioError(f"scenario {name!r}: {key} must name a highway-env vehicle class, "
                             f"e.g. highway_env.vehicle.behavior.IDMVehicle; got {path!r}")
+
+
+ACTION_FLAGS = {"longitudinal", "lateral", "dynamical", "clip"}
+ACTION_RANGES = {"acceleration_range", "steering_range", "speed_range"}  # [m/s2], [rad], [m/s]
+
+
+def check_action_value(name: str, key: str, value: Any) -> None:
+    """One value of a scenario's action entry (its key is known valid): highway-env would read a
+    wrong one only in a worker, in every episode (target_speeds: abc is np.array('abc'))."""
+    def finite(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if key in ACTION_FLAGS:
+        ok, rule = isinstance(value, bool), "true or false"
+    elif key in ACTION_RANGES:
+        ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(map(finite, value)) and value[0] < value[1]
+        rule = "[low, high]: two finite numbers, low < high"
+    elif key == "target_speeds":
+        ok = (isinstance(value, (list, tuple)) and 0 < len(value) <= 100 and all(map(finite, value))
+              and all(0 <= v <= 100 for v in value) and all(a < b for a, b in zip(value, value[1:])))
+        rule = "a list of 1 to 100 increasing speeds from 0 to 100 [m/s]"
+    elif key == "actions_per_axis":
+        ok, rule = isinstance(value, int) and not isinstance(value, bool) and 2 <= value <= 101, "a whole number from 2 to 101"
+    else:
+        return
+    if not ok:
+        raise ScenarioError(f"scenario {name!r}: action.{key} must be {rule}, got {value!r:.60}")

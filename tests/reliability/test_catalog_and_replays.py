@@ -89,6 +89,24 @@ def test_config_values_whose_default_is_null_are_checked(base, config, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("base, overrides, message", [
+    ("merge", {"config": {"vehicles_count": 2.5}}, "config.vehicles_count must be a whole number (like 3), got 2.5"),
+    ("highway", {"config": {"lanes_count": 3.0}}, "config.lanes_count must be a whole number"),
+    ("merge", {"config": {"policy_frequency": 1.5}}, "config.policy_frequency must be a whole number"),
+    ("merge", {"action": {"type": "DiscreteMetaAction", "target_speeds": "abc"}},
+     "action.target_speeds must be a list of 1 to 100 increasing speeds from 0 to 100 [m/s], got 'abc'"),
+    ("merge", {"action": {"type": "DiscreteMetaAction", "target_speeds": [30, 20]}}, "action.target_speeds must be"),
+    ("merge", {"action": {"type": "DiscreteMetaAction", "lateral": "no"}}, "action.lateral must be true or false"),
+    ("racetrack", {"action": {"type": "ContinuousAction", "steering_range": [0.5, -0.5]}},
+     "action.steering_range must be [low, high]: two finite numbers, low < high"),
+])
+def test_integer_config_and_action_values_are_typed(base, overrides, message):
+    """Before: accepted, then a TypeError (range(2.5)) or a numpy error in every episode's worker."""
+    with pytest.raises(scenarios.ScenarioError) as err:
+        catalog.variant(base, "v", overrides)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("base, config", [
     ("highway", {"initial_lane_id": None}), ("highway", {"initial_lane_id": 2}),
     ("highway", {"initial_lane_id": 4, "lanes_count": 5}), ("roundabout", {"incoming_vehicle_destination": 0}),
