@@ -54,6 +54,7 @@ class Rasteriser:
         self._route_px = max(int(round(ROUTE_WIDTH * s)), 1)
         self._cell = self._reach  # [m] grid cells of the markings' index: the view spans at most 3 x 3
         self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
+        self._objects = None  # (objects, their vehicle rows) of the last episode
         self._grey = {name: luma(rgb) for name, rgb in
                       dict(ground=GREY, marking=WHITE, outline=OUTLINE, obstacle=YELLOW).items()}
         # (body, headlight) grey levels
@@ -123,33 +124,41 @@ class Rasteriser:
                centre: np.ndarray) -> None:
         """Obstacles, then vehicles, then the ego (vehicles row 0): rotated rectangles with, for
         vehicles, highway-env's two headlights, and 1 px outlines; those far from the frame are
-        skipped, OpenCV clips the rest (this is the hot path: few numpy calls)."""
+        skipped, OpenCV clips the rest. The hot path: each numpy call costs ~1 us on these few rows,
+        so the arithmetic is batched into as few calls as keep its rounding (the order of every
+        product and sum) unchanged."""
         near = np.abs(vehicles[:, :2] - centre).max(axis=1) <= self._reach
         if not near.all():
             near[0] = True  # the ego stays row 0
             vehicles = vehicles[near]
-        if len(objects):  # an obstacle's "headlights" are in its own colour: one code path for both
-            rows = np.zeros((len(objects), vehicles.shape[1]), np.float32)
-            rows[:, [V["x"], V["y"], V["heading"], V["length"], V["width"]]] = objects
-            vehicles = np.concatenate([vehicles[:1], rows, vehicles[1:]])
-        c, n = np.cos(vehicles[:, V["heading"], None, None]), np.sin(vehicles[:, V["heading"], None, None])  # (N, 1, 1)
-        ahead, right = c * M[0] + n * M[1], c * M[1] - n * M[0]  # (N, 1, 2) pixels per metre forward / right
-        f = (vehicles[:, V["length"], None] * RECT_F[0] + RECT_F[1])[..., None]  # (N, 12, 1) [m] forward
-        r = (vehicles[:, V["width"], None] * RECT_R[0] + RECT_R[1])[..., None]  # (N, 12, 1) [m] right
-        pixels = np.rint((vehicles[:, :2] @ M + m)[:, None] + f * ahead + r * right).astype(np.int32).reshape(-1, 3, 4, 2)
-        grey, rest = self._grey, pixels[1:]  # rest: obstacles, then the other vehicles
         k = len(objects)
+        if k:  # an obstacle's "headlights" are in its own colour: one code path for both
+            vehicles = np.concatenate([vehicles[:1], self._object_rows(objects, vehicles.shape[1]), vehicles[1:]])
+        pixels = corner_pixels(vehicles, M, m)  # (N, 3, 4, 2) int32: body, left and right headlight
+        grey, rest = self._grey, pixels[1:]  # rest: obstacles, then the other vehicles
         if k:
             cv2.fillPoly(image, rest[:k, 0], grey["obstacle"], cv2.LINE_AA, SHIFT)
         crashed = vehicles[:, V["crashed"]] > 0
-        others = rest[k:][~crashed[1 + k:]] if crashed.any() else rest[k:]
-        layers = [(others, "other"), (rest[k:][crashed[1 + k:]], "crashed"), (pixels[:1], "crashed" if crashed[0] else "ego")]
+        if crashed.any():
+            layers = [(rest[k:][~crashed[1 + k:]], "other"), (rest[k:][crashed[1 + k:]], "crashed"),
+                      (pixels[:1], "crashed" if crashed[0] else "ego")]
+        else:
+            layers = [(rest[k:], "other"), (pixels[:1], "ego")]
         for group, kind in layers:
             if len(group):
                 body, light = self._body_grey[kind]
                 cv2.fillPoly(image, group[:, 0], body, cv2.LINE_AA, SHIFT)
                 cv2.fillPoly(image, group[:, 1:].reshape(-1, 4, 2), light, cv2.LINE_AA, SHIFT)
         cv2.polylines(image, pixels[:, 0], True, grey["outline"], 1, cv2.LINE_AA, SHIFT)
+
+    def _object_rows(self, objects: np.ndarray, fields: int) -> np.ndarray:
+        """(M, fields) float32 vehicle rows of the obstacles; kept while the episode's objects array is
+        (it is read once per episode and shared by its states)."""
+        if self._objects is None or self._objects[0] is not objects:
+            rows = np.zeros((len(objects), fields), np.float32)
+            rows[:, [V["x"], V["y"], V["heading"], V["length"], V["width"]]] = objects
+            self._objects = (objects, rows)
+        return self._objects[1]
 
 
 # Corners of a vehicle's body and its two headlights (highway-env's VehicleGraphics) as linear
@@ -160,6 +169,21 @@ RECT_F = (np.array([-0.5, 0.5, 0.5, -0.5] + [0.5] * 8),
           np.array([0, 0, 0, 0] + [-_LIGHT, 0, 0, -_LIGHT] * 2, float))
 RECT_R = (np.array([-0.5, -0.5, 0.5, 0.5] + [-1.4 / 3] * 4 + [0.6 / 5] * 4),
           np.array([0, 0, 0, 0] + [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH] * 2, float))
+_RECT_SCALE, _RECT_OFFSET = np.stack([RECT_F[0], RECT_R[0]]), np.stack([RECT_F[1], RECT_R[1]])  # (2, 12): forward, right
+assert V["width"] == V["length"] + 1  # corner_pixels reads them as one slice
+
+
+def corner_pixels(vehicles: np.ndarray, M: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(N, 3, 4, 2) int32 fixed-point pixels of the 12 corners of each vehicle row (N, fields):
+    centre @ M + m, plus forward offset x (pixels per metre ahead), plus right offset x (per metre
+    to the right), summed in that order and rounded."""
+    c, n = np.cos(vehicles[:, V["heading"]]), np.sin(vehicles[:, V["heading"]])  # (N,) float32
+    # (N, 2, 2) pixels per metre: [ahead, right] = c [M0, M1] + n [M1, -M0]
+    axes = c[:, None, None] * M + n[:, None, None] * np.array([M[1], -M[0]])
+    offsets = vehicles[:, V["length"]:V["width"] + 1, None] * _RECT_SCALE + _RECT_OFFSET  # (N, 2, 12) [m] forward, right
+    pixels = (vehicles[:, :2] @ M + m)[:, None] + offsets[:, 0, :, None] * axes[:, None, 0]  # (N, 12, 2)
+    pixels += offsets[:, 1, :, None] * axes[:, None, 1]
+    return np.rint(pixels, out=pixels).astype(np.int32).reshape(-1, 3, 4, 2)
 
 
 def grid_index(segments: np.ndarray, cell: float) -> dict:
