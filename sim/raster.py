@@ -12,6 +12,8 @@ Route: a band ROUTE_WIDTH wide along the route polyline on black; all black on o
 
 from __future__ import annotations
 
+from math import floor
+
 import cv2
 import gymnasium as gym
 import numpy as np
@@ -54,6 +56,8 @@ class Rasteriser:
         self._route_px = max(int(round(ROUTE_WIDTH * s)), 1)
         self._cell = self._reach  # [m] grid cells of the markings' index: the view spans at most 3 x 3
         self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
+        self._world = None  # (M, b - 0.5, centre - origin): the `world` frame's constant parts of _affine
+        self._moved = None  # (pieces, M, pieces @ M) of the last frame
         self._objects = None  # (objects, their vehicle rows) of the last episode
         self._grey = {name: luma(rgb) for name, rgb in
                       dict(ground=GREY, marking=WHITE, outline=OUTLINE, obstacle=YELLOW).items()}
@@ -74,11 +78,25 @@ class Rasteriser:
     def _affine(self, world: WorldState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(M (2, 2), m (2,), centre (2,)): OpenCV fixed-point pixels = world point @ M + m, with
         pixel centres at integers; centre [m]: the ground at the frame's centre."""
+        if self.camera.frame == "world":
+            return self._world_affine(world)
         A, b = self.transform(world)
         origin = world.ego[:2].astype(np.float64)
         mid = np.array([self.camera.width / 2, self.camera.height / 2])
         centre = origin + A.T @ (mid - b) / self.camera.scaling**2  # A is the zoom times a rotation (or swap)
         return A.T * ONE, (b - 0.5 - origin @ A.T) * ONE, centre
+
+    def _world_affine(self, world: WorldState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """_affine in the `world` frame, where only the translation changes: M is kept, and m and
+        centre are the same float64 sums in Python floats (A swaps x and y: each product has one
+        nonzero term, so `origin @ A.T` is exactly (y s, x s)); ~1 us instead of ~8."""
+        if self._world is None:
+            A, b = self.transform(world)
+            mid = np.array([self.camera.width / 2, self.camera.height / 2])
+            self._world = (A.T * ONE, (b - 0.5).tolist(), (A.T @ (mid - b) / self.camera.scaling**2).tolist())
+        M, (b0, b1), (d0, d1) = self._world
+        x, y, s = float(world.ego[0]), float(world.ego[1]), self.camera.scaling
+        return M, np.array([(b0 - y * s) * ONE, (b1 - x * s) * ONE]), np.array([x + d0, y + d1])
 
     def _visible_segments(self, road, centre: np.ndarray) -> np.ndarray:
         """The marking pieces (K, 2, 2) in the grid cells within the culling radius of `centre` [m]
@@ -87,14 +105,26 @@ class Rasteriser:
         if self._index is None or self._index[0] is not road:
             self._index = (road, grid_index(road.segments, self._cell), {})
         _, cells, drawn = self._index
-        (x0, y0), (x1, y1) = np.floor((centre - self._reach) / self._cell), np.floor((centre + self._reach) / self._cell)
-        key = (int(x0), int(y0), int(x1), int(y1))
+        x, y = centre.tolist()  # Python floats: four floors cost less than numpy's calls on a (2,) array
+        reach, cell = self._reach, self._cell
+        key = (floor((x - reach) / cell), floor((y - reach) / cell), floor((x + reach) / cell), floor((y + reach) / cell))
         if key not in drawn:  # the pieces of these cells, kept while the ego stays in them
             near = [cells[c] for c in ((i, j) for i in range(key[0], key[2] + 1) for j in range(key[1], key[3] + 1))
                     if c in cells]
             drawn.clear()
             drawn[key] = road.segments[np.unique(np.concatenate(near))] if near else road.segments[:0]
         return drawn[key]
+
+    def _marking_pixels(self, road, M: np.ndarray, m: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """(K, 2, 2) int32 fixed-point pixels of the visible marking pieces: rint(pieces @ M + m).
+        `pieces @ M` is kept while the pieces and M are (the `world` frame keeps one M: only m,
+        the translation, changes between frames; it cannot be folded in as whole pixels, as m has
+        1/16 px steps and a fraction)."""
+        segments = self._visible_segments(road, centre)
+        if self._moved is None or self._moved[0] is not segments or self._moved[1] is not M:
+            self._moved = (segments, M, segments @ M)  # (K, 2, 2) float
+        pixels = self._moved[2] + m
+        return np.rint(pixels, out=pixels).astype(np.int32)
 
     # --- drawing --------------------------------------------------------------------------
     def scene(self, world: WorldState, pose: WorldState | None = None) -> np.ndarray:
@@ -103,10 +133,9 @@ class Rasteriser:
         cam = self.camera
         image = np.full((cam.height, cam.width), self._grey["ground"], np.uint8)
         M, m, centre = self._affine(pose if pose is not None else world)
-        segments = self._visible_segments(world.road, centre)
+        segments = self._marking_pixels(world.road, M, m, centre)
         if len(segments):
-            cv2.polylines(image, np.rint(segments @ M + m).astype(np.int32), False, self._grey["marking"],
-                          self._marking_px, cv2.LINE_AA, SHIFT)
+            cv2.polylines(image, segments, False, self._grey["marking"], self._marking_px, cv2.LINE_AA, SHIFT)
         self._boxes(image, world.vehicles, world.objects, M, m, centre)
         return image
 
