@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from sim.camera import LUMA_WEIGHTS, CameraConfig
+from sim.raster_boxes import Corners
 from sim.world import HISTORY, V, WorldState
 
 SHIFT = 4  # fractional bits of OpenCV point coordinates: 1/16 px
@@ -29,7 +30,6 @@ MARKING_WIDTH = 0.3  # [m] highway-env's stripe width (at least 1 px)
 # highway-env's RGB colours (road/graphics.py, vehicle/graphics.py)
 GREY, WHITE, GREEN, BLUE, RED, YELLOW, OUTLINE = (100, 100, 100), (255, 255, 255), (50, 200, 0), (100, 200, 255), \
     (255, 100, 100), (200, 200, 0), (60, 60, 60)
-HEADLIGHT_LENGTH, HEADLIGHT_WIDTH = 0.72, 0.6  # [m]
 
 
 def luma(rgb: tuple[int, int, int]) -> int:
@@ -58,6 +58,7 @@ class Rasteriser:
         self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
         self._world = None  # (M, b - 0.5, centre - origin): the `world` frame's constant parts of _affine
         self._moved = None  # (pieces, M, pieces @ M) of the last frame
+        self._corners = Corners()  # vehicles' corner pixels, with what it keeps between frames
         self._objects = None  # (objects, their vehicle rows) of the last episode
         self._grey = {name: luma(rgb) for name, rgb in
                       dict(ground=GREY, marking=WHITE, outline=OUTLINE, obstacle=YELLOW).items()}
@@ -156,19 +157,20 @@ class Rasteriser:
         skipped, OpenCV clips the rest. The hot path: each numpy call costs ~1 us on these few rows,
         so the arithmetic is batched into as few calls as keep its rounding (the order of every
         product and sum) unchanged."""
-        near = np.abs(vehicles[:, :2] - centre).max(axis=1) <= self._reach
+        away = np.abs(vehicles[:, :2] - centre)  # (N, 2) [m]
+        near = np.maximum(away[:, 0], away[:, 1]) <= self._reach
         if not near.all():
             near[0] = True  # the ego stays row 0
             vehicles = vehicles[near]
         k = len(objects)
         if k:  # an obstacle's "headlights" are in its own colour: one code path for both
             vehicles = np.concatenate([vehicles[:1], self._object_rows(objects, vehicles.shape[1]), vehicles[1:]])
-        pixels = corner_pixels(vehicles, M, m)  # (N, 3, 4, 2) int32: body, left and right headlight
+        pixels = self._corners(vehicles, M, m)  # (N, 3, 4, 2) int32: body, left and right headlight
         grey, rest = self._grey, pixels[1:]  # rest: obstacles, then the other vehicles
         if k:
             cv2.fillPoly(image, rest[:k, 0], grey["obstacle"], cv2.LINE_AA, SHIFT)
-        crashed = vehicles[:, V["crashed"]] > 0
-        if crashed.any():
+        if vehicles[:, V["crashed"]].any():  # 0 or 1
+            crashed = vehicles[:, V["crashed"]] > 0
             layers = [(rest[k:][~crashed[1 + k:]], "other"), (rest[k:][crashed[1 + k:]], "crashed"),
                       (pixels[:1], "crashed" if crashed[0] else "ego")]
         else:
@@ -188,31 +190,6 @@ class Rasteriser:
             rows[:, [V["x"], V["y"], V["heading"], V["length"], V["width"]]] = objects
             self._objects = (objects, rows)
         return self._objects[1]
-
-
-# Corners of a vehicle's body and its two headlights (highway-env's VehicleGraphics) as linear
-# functions of its length (forward offsets: RECT_F[0] x length + RECT_F[1] [m]) and width (RECT_R).
-_LIGHT = HEADLIGHT_LENGTH
-# 12 corners: the body's 4, then each headlight's 4.
-RECT_F = (np.array([-0.5, 0.5, 0.5, -0.5] + [0.5] * 8),
-          np.array([0, 0, 0, 0] + [-_LIGHT, 0, 0, -_LIGHT] * 2, float))
-RECT_R = (np.array([-0.5, -0.5, 0.5, 0.5] + [-1.4 / 3] * 4 + [0.6 / 5] * 4),
-          np.array([0, 0, 0, 0] + [0, 0, HEADLIGHT_WIDTH, HEADLIGHT_WIDTH] * 2, float))
-_RECT_SCALE, _RECT_OFFSET = np.stack([RECT_F[0], RECT_R[0]]), np.stack([RECT_F[1], RECT_R[1]])  # (2, 12): forward, right
-assert V["width"] == V["length"] + 1  # corner_pixels reads them as one slice
-
-
-def corner_pixels(vehicles: np.ndarray, M: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """(N, 3, 4, 2) int32 fixed-point pixels of the 12 corners of each vehicle row (N, fields):
-    centre @ M + m, plus forward offset x (pixels per metre ahead), plus right offset x (per metre
-    to the right), summed in that order and rounded."""
-    c, n = np.cos(vehicles[:, V["heading"]]), np.sin(vehicles[:, V["heading"]])  # (N,) float32
-    # (N, 2, 2) pixels per metre: [ahead, right] = c [M0, M1] + n [M1, -M0]
-    axes = c[:, None, None] * M + n[:, None, None] * np.array([M[1], -M[0]])
-    offsets = vehicles[:, V["length"]:V["width"] + 1, None] * _RECT_SCALE + _RECT_OFFSET  # (N, 2, 12) [m] forward, right
-    pixels = (vehicles[:, :2] @ M + m)[:, None] + offsets[:, 0, :, None] * axes[:, None, 0]  # (N, 12, 2)
-    pixels += offsets[:, 1, :, None] * axes[:, None, 1]
-    return np.rint(pixels, out=pixels).astype(np.int32).reshape(-1, 3, 4, 2)
 
 
 def grid_index(segments: np.ndarray, cell: float) -> dict:
