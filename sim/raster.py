@@ -24,7 +24,8 @@ from sim.world import HISTORY, V, WorldState
 
 SHIFT = 4  # fractional bits of OpenCV point coordinates: 1/16 px
 ONE = 1 << SHIFT
-MARGIN = 10.0  # [m] beyond the frame's half diagonal: pieces reaching into view from outside are kept
+MARGIN = 10.0  # [m] beyond the frame's half diagonal: vehicles reaching into view from outside are kept
+SPILL = 2.0  # [m] beyond the frame's ground: a marking piece's half width and antialiasing reach less (1.5 px)
 ROUTE_WIDTH = 2.0  # [m] the route band
 MARKING_WIDTH = 0.3  # [m] highway-env's stripe width (at least 1 px)
 # highway-env's RGB colours (road/graphics.py, vehicle/graphics.py)
@@ -55,6 +56,11 @@ class Rasteriser:
         self._marking_px = max(int(round(MARKING_WIDTH * s)), 1)
         self._route_px = max(int(round(ROUTE_WIDTH * s)), 1)
         self._cell = self._reach  # [m] grid cells of the markings' index: the view spans at most 3 x 3
+        # [m] half extents (x, y) of the ground whose marking cells are drawn: the `world` frame's
+        # rectangle (rows along x); any rotation's in the `ego` frame. A piece is indexed in every
+        # cell it spans, so one reaching into view is in a cell that overlaps it.
+        extents = (camera.height / 2, camera.width / 2) if camera.frame == "world" else (np.hypot(camera.height, camera.width) / 2,) * 2
+        self._view = tuple(float(e / s + SPILL) for e in extents)
         self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
         self._world = None  # (M, b - 0.5, centre - origin): the `world` frame's constant parts of _affine
         self._moved = None  # (pieces, M, pieces @ M) of the last frame
@@ -100,15 +106,15 @@ class Rasteriser:
         return M, np.array([(b0 - y * s) * ONE, (b1 - x * s) * ONE]), np.array([x + d0, y + d1])
 
     def _visible_segments(self, road, centre: np.ndarray) -> np.ndarray:
-        """The marking pieces (K, 2, 2) in the grid cells within the culling radius of `centre` [m]
-        (at most 3 x 3 cells, kept until the frame's centre moves to other cells; OpenCV clips what
+        """The marking pieces (K, 2, 2) in the grid cells that overlap the frame's ground around
+        `centre` [m] (at most 3 x 3 cells, kept until the frame's centre moves to other cells; OpenCV clips what
         lies outside the frame)."""
         if self._index is None or self._index[0] is not road:
             self._index = (road, grid_index(road.segments, self._cell), {})
         _, cells, drawn = self._index
         x, y = centre.tolist()  # Python floats: four floors cost less than numpy's calls on a (2,) array
-        reach, cell = self._reach, self._cell
-        key = (floor((x - reach) / cell), floor((y - reach) / cell), floor((x + reach) / cell), floor((y + reach) / cell))
+        (dx, dy), cell = self._view, self._cell
+        key = (floor((x - dx) / cell), floor((y - dy) / cell), floor((x + dx) / cell), floor((y + dy) / cell))
         if key not in drawn:  # the pieces of these cells, kept while the ego stays in them
             near = [cells[c] for c in ((i, j) for i in range(key[0], key[2] + 1) for j in range(key[1], key[3] + 1))
                     if c in cells]

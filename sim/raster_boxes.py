@@ -42,7 +42,7 @@ class Corners:
         n = len(vehicles)
         forward, right = self._offsets(vehicles)  # (N * 24,) float64 [m]
         rows = M.take(self._axis_index(n))  # (2, N * 24): M[0, axis] and M[1, axis] per corner coordinate
-        heading = np.repeat(vehicles[:, V["heading"]], 2 * CORNERS)  # (N * 24,) float32 [rad]
+        heading = vehicles[:, V["heading"]].repeat(2 * CORNERS)  # (N * 24,) float32 [rad]
         c, s = np.cos(heading), np.sin(heading)
         ahead, across = c * rows[0] + s * rows[1], c * rows[1] - s * rows[0]  # (N * 24,) [px / m] (M's dtype)
         pixels = (vehicles[:, :2] @ M + m)[:, None] + (forward * ahead).reshape(n, CORNERS, 2)  # (N, 12, 2)
