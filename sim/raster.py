@@ -160,12 +160,12 @@ class Rasteriser:
                centre: np.ndarray) -> None:
         """Obstacles, then vehicles, then the ego (vehicles row 0): rotated rectangles with, for
         vehicles, highway-env's two headlights, and 1 px outlines; those far from the frame are
-        skipped, OpenCV clips the rest. The hot path: each numpy call costs ~1 us on these few rows,
-        so the arithmetic is batched into as few calls as keep its rounding (the order of every
-        product and sum) unchanged."""
+        skipped, OpenCV clips the rest. The hot path: each numpy call costs 0.3-1.5 us on these few
+        rows, about what OpenCV takes to draw them, so calls are few (the corners' arithmetic:
+        sim/raster_boxes.py)."""
         away = np.abs(vehicles[:, :2] - centre)  # (N, 2) [m]
         near = np.maximum(away[:, 0], away[:, 1]) <= self._reach
-        if not near.all():
+        if np.count_nonzero(near) < len(near):  # count_nonzero: ~0.5 us against .all()'s ~1.5
             near[0] = True  # the ego stays row 0
             vehicles = vehicles[near]
         k = len(objects)
@@ -175,7 +175,7 @@ class Rasteriser:
         grey, rest = self._grey, pixels[1:]  # rest: obstacles, then the other vehicles
         if k:
             cv2.fillPoly(image, rest[:k, 0], grey["obstacle"], cv2.LINE_AA, SHIFT)
-        if vehicles[:, V["crashed"]].any():  # 0 or 1
+        if np.count_nonzero(vehicles[:, V["crashed"]]):  # 0 or 1
             crashed = vehicles[:, V["crashed"]] > 0
             layers = [(rest[k:][~crashed[1 + k:]], "other"), (rest[k:][crashed[1 + k:]], "crashed"),
                       (pixels[:1], "crashed" if crashed[0] else "ego")]
