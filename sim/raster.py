@@ -59,7 +59,8 @@ class Rasteriser:
         # [m] half extents (x, y) of the ground whose marking cells are drawn: the `world` frame's
         # rectangle (rows along x); any rotation's in the `ego` frame. A piece is indexed in every
         # cell it spans, so one reaching into view is in a cell that overlaps it.
-        extents = (camera.height / 2, camera.width / 2) if camera.frame == "world" else (np.hypot(camera.height, camera.width) / 2,) * 2
+        half_diagonal = np.hypot(camera.height, camera.width) / 2
+        extents = (camera.height / 2, camera.width / 2) if camera.frame == "world" else (half_diagonal, half_diagonal)
         self._view = tuple(float(e / s + SPILL) for e in extents)
         self._index = None  # (road, cells, {cell range: pieces}): the markings of the last road, by grid cell
         self._world = None  # (M, b - 0.5, centre - origin): the `world` frame's constant parts of _affine
