@@ -44,6 +44,11 @@ _starts = None  # in a pool worker: the queue it reports each episode's start to
 def _worker_init(starts) -> None:
     global _starts
     _starts = starts
+    # A core each: torch's default thread pool per worker (all cores) oversubscribes the machine,
+    # and these small networks run 5-7x slower for it on a loaded 2-core box. (Ray does the same.)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:  # forked from a parent that loaded checkpoints
+        sys.modules["torch"].set_num_threads(1)
     # Ctrl-C goes to the whole process group: the parent handles it (stops, keeps what is
     # done); workers finish nothing new but must not die with a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
