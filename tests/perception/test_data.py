@@ -78,3 +78,32 @@ def test_collect_rejects_bad_numbers(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         collect.main(["--out", str(tmp_path), "--train", "0"])
     assert exit_info.value.code == 2
+
+
+def test_collect_subset_of_scenarios_splits_policies_and_longer_episodes(tmp_path):
+    argv = ["--out", str(tmp_path), "--scenarios", "racetrack", "--splits", "train", "--train", "70",
+            "--policies", "idm,weaving-idm", "--max-steps", "70", "--workers", "1"]
+    assert collect.main(argv) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [(s["scenario"], s["split"]) for s in manifest["shards"]] == [("racetrack", "train")]
+    assert manifest["policies"] == ["idm", "weaving-idm"] and manifest["max_episode_steps"] == 70
+    arrays = read_shard(tmp_path / "train" / "racetrack.npz")
+    assert arrays["step"].max() > collect.MAX_EPISODE_STEPS - 1, "episodes run past the default cut"
+
+
+def test_weaving_policy_drifts_off_idm_on_continuous_steering_only():
+    env = make_env("racetrack", obs="camera")
+    obs, _ = env.reset(seed=0)
+    weaving, idm = collect.make_policy("weaving-idm", env, 0), collect.make_policy("idm", env, 0)
+    offsets = [float(weaving.act(obs)[-1] - idm.act(obs)[-1]) for _ in range(20)]
+    assert np.std(offsets) > 0.05 and all(-2 <= o <= 2 for o in offsets)
+    env = make_env("merge", obs="camera")
+    obs, _ = env.reset(seed=0)
+    assert collect.make_policy("weaving-idm", env, 0).act(obs) == collect.make_policy("idm", env, 0).act(obs)
+
+
+def test_collect_rejects_unknown_scenarios_splits_and_policies(tmp_path):
+    for bad in (["--scenarios", "nowhere"], ["--splits", "dev"], ["--policies", "drunk"], ["--max-steps", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            collect.main(["--out", str(tmp_path), *bad])
+        assert exit_info.value.code == 2
