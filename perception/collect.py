@@ -34,7 +34,7 @@ from sim.camera import ANCHORS, CameraConfig
 HELD_OUT_SCENARIO = "u-turn"
 SPLIT_FIRST_SEED = {"train": 0, "val": 100_000, "test": 200_000}
 POLICIES = ("idm", "random", "noisy-idm")  # the default round-robin
-ALL_POLICIES = (*POLICIES, "weaving-idm")
+ALL_POLICIES = (*POLICIES, "weaving-idm", "stanley")
 NOISE = 0.3  # noisy-idm: probability of a random action
 # Long episodes (racetrack) are cut so that more seeds are seen. On racetrack 60 steps (~120 m at
 # 10 m/s from a start 20-50 m along the first straight) end before the first right-hand bend: the
@@ -48,6 +48,7 @@ MAX_EPISODE_STEPS = 60
 # keeps p90 at 0.46 m and the Stanley benchmark's closed loop on perception reaches 1-2.5 m on bends.
 WEAVE_PULL = 0.05
 WEAVE_SIGMA = 0.12
+STANLEY_WEAVE = 0.3  # stanley: a share of that offset (its law corrects far less than idm's; at 1 it leaves the road in ~40 steps)
 
 
 class NoisyPolicy:
@@ -81,6 +82,31 @@ class WeavingPolicy:
         return np.clip(action, -1, 1)
 
 
+class StanleyPolicy(WeavingPolicy):
+    """benchmarks/lane_keeping.py's control law (heading error + atan(-lateral / speed)) on the true
+    lane state (sim.truth.read_lane), plus weaving-idm's wandering offset. Without curvature
+    feed-forward it rides 1-1.7 m off the lane centre on racetrack's bends, where idm stays near the
+    centre: the states the benchmark's loop visits, around which perception's errors decide whether
+    the loop holds. Discrete actions: plain idm."""
+
+    STEERING_RANGE = np.pi / 4  # [rad] ContinuousAction's default: action 1 = 45 degrees
+
+    def __init__(self, idm, env, seed: int) -> None:
+        super().__init__(idm, env.action_space, seed)
+        self.env = env.unwrapped
+
+    def act(self, obs, deterministic: bool = True):
+        if not self.continuous:
+            return self.idm.act(obs)
+        from sim.truth import read_lane
+
+        _, lateral, heading_error = read_lane(self.env)[:3]  # [m], [rad]
+        speed = max(float(self.env.vehicle.speed), 1.0)  # [m/s]
+        steering = heading_error + np.arctan2(-lateral, speed)  # [rad]
+        self.offset = (1 - WEAVE_PULL) * self.offset + WEAVE_SIGMA * self.rng.standard_normal()
+        return np.clip(np.array([steering / self.STEERING_RANGE + STANLEY_WEAVE * self.offset], np.float32), -1, 1)
+
+
 def make_policy(name: str, env, seed: int):
     import agents
 
@@ -88,6 +114,8 @@ def make_policy(name: str, env, seed: int):
         return NoisyPolicy(agents.make("idm", env), env.action_space, seed)
     if name == "weaving-idm":
         return WeavingPolicy(agents.make("idm", env), env.action_space, seed)
+    if name == "stanley":
+        return StanleyPolicy(agents.make("idm", env), env, seed)
     return agents.make(name, env, seed=seed)
 
 

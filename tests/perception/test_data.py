@@ -107,3 +107,17 @@ def test_collect_rejects_unknown_scenarios_splits_and_policies(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             collect.main(["--out", str(tmp_path), *bad])
         assert exit_info.value.code == 2
+
+
+def test_stanley_policy_steers_by_the_lane_keeping_law_on_the_true_lane_state():
+    env = make_env("racetrack", obs="camera")
+    obs, info = env.reset(seed=0)
+    for _ in range(19):  # straight on into the first bend: off the lane centre, at an angle to it
+        obs, _, _, _, info = env.step(np.array([0.0], np.float32))
+    policy = collect.make_policy("stanley", env, 0)
+    _, lateral, heading_error = info["lane"][:3]
+    law = (heading_error + np.arctan2(-lateral, max(env.unwrapped.vehicle.speed, 1.0))) / (np.pi / 4)
+    assert 0.05 < abs(law) < 1 and abs(float(policy.act(obs)[0]) - law) < 0.2, "the law plus a small wandering offset"
+    env = make_env("merge", obs="camera")
+    obs, _ = env.reset(seed=0)
+    assert collect.make_policy("stanley", env, 0).act(obs) == collect.make_policy("idm", env, 0).act(obs)
