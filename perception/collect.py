@@ -5,7 +5,8 @@
                                  [--max-steps 60]
 
 Drives idm, random and noisy idm (30% random actions) round-robin (or --policies: also weaving idm,
-a slowly wandering steering offset on continuous steering) over every catalog scenario (or --scenarios),
+a slowly wandering steering offset on continuous steering, and stanley, the lane-keeping benchmark's
+law on the true lane state) over every catalog scenario (or --scenarios),
 camera observations (--camera ours: the world-state camera in the ego frame, sim.CameraConfig();
 highway-env: its GrayscaleObservation, the v1 encoder's camera), and writes one compressed shard
 per (split, scenario). Truth is stored in the camera's frame (sim.truth.to_ego_frame). Splits are by
