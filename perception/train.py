@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_metrics": evaluate_split(encoder, args.data, "test"),
     }
     save_encoder(encoder, args.name, card)
-    print(f"saved perception/weights/{args.name}.pt and .json (best epoch {card['best_epoch']}, "
+    pt, js = weights_paths(args.name)  # --name may be a .pt path (candidates kept outside perception/weights/)
+    print(f"saved {pt} and {js.name} (best epoch {card['best_epoch']}, "
           f"{result['train_seconds']} s)")
     return 0
 

@@ -78,3 +78,46 @@ def test_collect_rejects_bad_numbers(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         collect.main(["--out", str(tmp_path), "--train", "0"])
     assert exit_info.value.code == 2
+
+
+def test_collect_subset_of_scenarios_splits_policies_and_longer_episodes(tmp_path):
+    argv = ["--out", str(tmp_path), "--scenarios", "racetrack", "--splits", "train", "--train", "70",
+            "--policies", "idm,weaving-idm", "--max-steps", "70", "--workers", "1"]
+    assert collect.main(argv) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [(s["scenario"], s["split"]) for s in manifest["shards"]] == [("racetrack", "train")]
+    assert manifest["policies"] == ["idm", "weaving-idm"] and manifest["max_episode_steps"] == 70
+    arrays = read_shard(tmp_path / "train" / "racetrack.npz")
+    assert arrays["step"].max() > collect.MAX_EPISODE_STEPS - 1, "episodes run past the default cut"
+
+
+def test_weaving_policy_drifts_off_idm_on_continuous_steering_only():
+    env = make_env("racetrack", obs="camera")
+    obs, _ = env.reset(seed=0)
+    weaving, idm = collect.make_policy("weaving-idm", env, 0), collect.make_policy("idm", env, 0)
+    offsets = [float(weaving.act(obs)[-1] - idm.act(obs)[-1]) for _ in range(20)]
+    assert np.std(offsets) > 0.05 and all(-2 <= o <= 2 for o in offsets)
+    env = make_env("merge", obs="camera")
+    obs, _ = env.reset(seed=0)
+    assert collect.make_policy("weaving-idm", env, 0).act(obs) == collect.make_policy("idm", env, 0).act(obs)
+
+
+def test_collect_rejects_unknown_scenarios_splits_and_policies(tmp_path):
+    for bad in (["--scenarios", "nowhere"], ["--splits", "dev"], ["--policies", "drunk"], ["--max-steps", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            collect.main(["--out", str(tmp_path), *bad])
+        assert exit_info.value.code == 2
+
+
+def test_stanley_policy_steers_by_the_lane_keeping_law_on_the_true_lane_state():
+    env = make_env("racetrack", obs="camera")
+    obs, info = env.reset(seed=0)
+    for _ in range(19):  # straight on into the first bend: off the lane centre, at an angle to it
+        obs, _, _, _, info = env.step(np.array([0.0], np.float32))
+    policy = collect.make_policy("stanley", env, 0)
+    _, lateral, heading_error = info["lane"][:3]
+    law = (heading_error + np.arctan2(-lateral, max(env.unwrapped.vehicle.speed, 1.0))) / (np.pi / 4)
+    assert 0.05 < abs(law) < 1 and abs(float(policy.act(obs)[0]) - law) < 0.2, "the law plus a small wandering offset"
+    env = make_env("merge", obs="camera")
+    obs, _ = env.reset(seed=0)
+    assert collect.make_policy("stanley", env, 0).act(obs) == collect.make_policy("idm", env, 0).act(obs)
