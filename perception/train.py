@@ -77,15 +77,21 @@ def initialise_from(encoder: Encoder, name: str) -> str:
 
 
 def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
-          seed: int, logdir: Path, init: str | None = None) -> dict:
+          seed: int, logdir: Path, init: str | None = None, extra: tuple[Path, ...] = ()) -> dict:
+    """extra: more collections whose train and val shards join data's (same camera; the test
+    split, and so the card's metrics, is data's alone)."""
     torch.manual_seed(seed)
     np.random.seed(seed)
-    train_set = FrameDataset(sorted((data / "train").glob("*.npz")))
-    val_set = FrameDataset(sorted((data / "val").glob("*.npz")))
+    train_set = FrameDataset([shard for root in (data, *extra) for shard in sorted((root / "train").glob("*.npz"))])
+    val_set = FrameDataset([shard for root in (data, *extra) for shard in sorted((root / "val").glob("*.npz"))])
+    camera = data_camera(data, train_set)
+    for root in extra:
+        if data_camera(root, train_set) != camera:
+            raise ValueError(f"--extra {root} was collected with another camera than {data}")
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=generator, drop_last=True)
     val_loader = DataLoader(val_set, batch_size=256)
-    encoder = Encoder(EncoderConfig(camera=data_camera(data, train_set).contract(), lane_outputs=train_set.lanes.shape[1]))
+    encoder = Encoder(EncoderConfig(camera=camera.contract(), lane_outputs=train_set.lanes.shape[1]))
     initialised_from = initialise_from(encoder, init) if init else None
     encoder = encoder.to(device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
@@ -138,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="shards from perception.collect")
     parser.add_argument("--name", default="v2", help="weights name under perception/weights/ (default: v2; \"default\" is the v1 encoder the zoo reads)")
+    parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
+                        help="another collection whose train and val shards join --data's (e.g. whole racetrack "
+                             "laps); repeatable; the test split is --data's")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -155,19 +164,27 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "train").is_dir():
         parser.error(f"no training shards in {args.data}/train; run `python -m perception.collect` first")
 
+    for root in args.extra:
+        if not (root / "train").is_dir():
+            parser.error(f"--extra: no training shards in {root}/train; run `python -m perception.collect` first")
     if args.init and not weights_paths(args.init)[0].exists():
         parser.error(f"--init: no weights at {weights_paths(args.init)[0]}")
 
     device = resolve_device(args.device)
     try:
         result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
-                       Path("runs/perception") / Path(args.name).stem, args.init)
+                       Path("runs/perception") / Path(args.name).stem, args.init, tuple(args.extra))
     except (WeightsError, ValueError, OSError) as err:
         parser.error(str(getattr(err, "reason", None) or err))
     encoder = load_encoder(args.name)  # the best epoch, as shipped
     manifest_file = args.data / "manifest.json"
     data_card = read_json(manifest_file, max_bytes=SMALL_FILE_BYTES) if manifest_file.exists() else {}
     data_card.pop("shards", None)
+    for root in args.extra:  # each extra collection's own settings (policies, max steps, seeds)
+        extra_file = root / "manifest.json"
+        extra_card = read_json(extra_file, max_bytes=SMALL_FILE_BYTES) if extra_file.exists() else {}
+        extra_card.pop("shards", None)
+        data_card.setdefault("extra", {})[str(root)] = extra_card
     card = {
         "command": "python -m perception.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": {**data_card, "train_samples": result["train_samples"], "val_samples": result["val_samples"]},

@@ -44,3 +44,20 @@ def test_init_from_weights_of_another_architecture_is_one_clear_error(tmp_path, 
     with pytest.raises(SystemExit):
         train.main(["--data", str(shards), "--init", str(tmp_path / "missing.pt")])
     assert "no weights at" in capsys.readouterr().err
+
+
+def test_extra_collections_join_the_training_and_validation_data(tmp_path, shards):
+    """--extra: e.g. whole racetrack laps from other drivers beside the standard collection; the
+    test split (the card's metrics) stays --data's."""
+    laps = tmp_path / "laps"
+    assert collect.main(["--out", str(laps), "--scenarios", "racetrack", "--splits", "train,val", "--train", "6",
+                         "--val", "3", "--policies", "stanley", "--max-steps", "300", "--workers", "1"]) == 0
+    new = tmp_path / "new.pt"
+    assert train.main(["--data", str(shards), "--extra", str(laps), "--name", str(new), "--epochs", "1",
+                       "--threads", "1"]) == 0
+    card = json.loads(new.with_suffix(".json").read_text())
+    base = json.loads((shards / "manifest.json").read_text())["shards"]
+    trained = sum(s["samples"] for s in base if s["split"] == "train")
+    assert card["data"]["train_samples"] == trained + 6
+    assert card["data"]["extra"][str(laps)]["policies"] == ["stanley"]
+    assert set(card["test_metrics"]) >= {"racetrack", "merge"}
