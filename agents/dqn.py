@@ -35,7 +35,7 @@ SETTINGS_FILE = Path(__file__).with_name("dqn.yaml")  # per-scenario settings ov
 class DQNConfig:
     obs: str = "features"
     # perception weights whose features obs="features" are: "default" (highway-env's camera) or
-    # "v2" (the world-state camera: the one EnvPool can draw); perception/weights/
+    # "v3" (the world-state camera: the one EnvPool can draw; "v2", its first version, still loads); perception/weights/
     encoder: str = "default"
     n_envs: int = 4  # vector-env workers
     learning_rate: float = 5e-4

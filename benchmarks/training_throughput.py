@@ -91,7 +91,7 @@ def ours(scenario, steps: int, encoder) -> dict:
     return out
 
 
-def train(agent_name: str, scenario: str, obs: str, engine: str, steps: int, workdir: Path, encoder: str = "v2") -> float:
+def train(agent_name: str, scenario: str, obs: str, engine: str, steps: int, workdir: Path, encoder: str = "v3") -> float:
     import agents
     from agents.runs import train_agent
 

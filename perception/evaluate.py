@@ -1,6 +1,6 @@
 """Perception metrics of shipped weights on the held-out test split, per scenario.
 
-    python -m perception.evaluate [--weights v2] [--data data/perception] [--out metrics.json]
+    python -m perception.evaluate [--weights v3] [--data data/perception] [--out metrics.json]
 
 Rows: every scenario's test seeds (seeds never used in training), the held-out scenario (never
 seen at all), then the mean and the worst over the trained scenarios.
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m perception.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=CAMERA_WEIGHTS,
-                        help="name under perception/weights/ or a .pt path (default: v2; default = v1, highway-env's camera)")
+                        help=f"name under perception/weights/ or a .pt path (default: {CAMERA_WEIGHTS}; default = v1, highway-env's camera)")
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="collected shards")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--out", type=Path, help="also write the metrics as JSON here")

@@ -97,7 +97,7 @@ class EncoderExtractor(BaseFeaturesExtractor):
 
         PPO("CnnPolicy", camera_env, policy_kwargs=dict(
             features_extractor_class=EncoderExtractor,
-            features_extractor_kwargs=dict(weights="v2", finetune=False)))
+            features_extractor_kwargs=dict(weights="v3", finetune=False)))
 
     SB3 divides image observations by 255 before the extractor, which is the [0, 1] input the
     encoder expects. Frozen by default (finetune=False): its parameters get no gradient and it

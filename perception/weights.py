@@ -20,7 +20,11 @@ from sim.files import atomic_write, load_state_file, write_json_atomic
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Two encoders ship side by side until the zoo is retrained on the world-state camera (issue 17):
 DEFAULT_WEIGHTS = "default"  # v1, on highway-env's camera: what obs="features" reads (the zoo trained on it)
-CAMERA_WEIGHTS = "v2"  # on the world-state camera (sim.CameraConfig()): in the network under obs="camera"
+# On the world-state camera (sim.CameraConfig()): in the network under obs="camera", and the default of
+# perception.evaluate and the lane-keeping benchmark. v3 is v2 fine-tuned on whole racetrack laps (v2's
+# data stopped before the first right-hand bend, where its lane estimates steered off the road); v2 stays
+# for checkpoints trained with `encoder: v2`.
+CAMERA_WEIGHTS = "v3"
 
 
 class WeightsError(ValueError):

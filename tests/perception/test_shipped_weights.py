@@ -43,15 +43,17 @@ def test_shipped_weights_beat_predicting_no_vehicles(held_out_sample):
     assert ours["position_mae"] < 2.0, ours
 
 
-def test_the_v2_encoder_reads_the_world_state_camera_and_perceives():
-    """v2 (perception/weights/v2.pt) is the world-state camera's encoder: its card holds the camera
-    contract, and on fresh test seeds it finds the cars and the lane."""
+def test_the_camera_encoder_reads_the_world_state_camera_and_perceives():
+    """CAMERA_WEIGHTS (v3) is the world-state camera's encoder: its card holds the camera contract,
+    and on fresh test seeds it finds the cars and the lane. v2, its first version, still matches
+    its card (checkpoints trained with `encoder: v2` load it)."""
     from perception.weights import CAMERA_WEIGHTS
 
-    card = json.loads((WEIGHTS_DIR / f"{CAMERA_WEIGHTS}.json").read_text())
-    assert card["sha256"] == file_sha256(WEIGHTS_DIR / f"{CAMERA_WEIGHTS}.pt")
-    # written before the camera had an `anchor`: it reads as "own", the default
-    assert CameraConfig.from_contract(card["architecture"]["camera"]) == CameraConfig()
+    for name in (CAMERA_WEIGHTS, "v2"):
+        card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        assert card["sha256"] == file_sha256(WEIGHTS_DIR / f"{name}.pt")
+        # v2's was written before the camera had an `anchor`: it reads as "own", the default
+        assert CameraConfig.from_contract(card["architecture"]["camera"]) == CameraConfig()
     encoder = load_encoder(CAMERA_WEIGHTS)
     assert encoder.config.camera_config == CameraConfig()
     arrays = collect.collect_job("merge", "test", samples=20)["arrays"]  # the default camera: ours
