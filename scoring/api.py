@@ -101,7 +101,11 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
     save each episode's replay file. console: where the progress bar goes (default stderr).
     engine: "highway-env" or "envpool"; a suite scenario EnvPool cannot run exactly is refused
     before any episode runs. episode_timeout [s]: a worker still running one episode after it
-    is hung and the run stops (WorkerDiedError); default scoring.backends.EPISODE_TIMEOUT.
+    is hung and the run stops (WorkerDiedError); default scoring.backends.EPISODE_TIMEOUT; on Ray
+    also a cluster on which nothing starts or finishes for that long.
+
+    Before any file is written (SuiteSetupError otherwise): the agents resolve, every checkpoint
+    they will play loads into its network, and a Ray cluster answers at its address.
     """
     import agents as registry
     import scenarios
@@ -119,10 +123,10 @@ def score_suite(suite: str | Suite, agents: list[str], *, reports_dir: str | Pat
         if len({s.label for s in specs}) != len(specs):
             raise ValueError(f"--agent names repeat: {', '.join(agents)}")
         check_suite_engine(suite, engine)
-        for spec in specs:
-            check_agent_loads(spec, suite.scenarios, engine)  # a model.pt that fits no network stops here
         if ray:
             check_ray(ray)  # before any file: an unreachable cluster is a setup error
+        for spec in specs:
+            check_agent_loads(spec, suite.scenarios, engine)  # a model.pt that fits no network stops here
         results = open_results(reports_dir, suite, specs, run, resume, engine)
     except (scenarios.ScenarioError, registry.AgentError, ResultsError, ValueError, RayUnavailableError) as err:
         raise SuiteSetupError(str(err)) from None
