@@ -28,6 +28,9 @@ ANCHORS = {
               "the others move (relative to the ego now) and the road slides, it does not turn",
     "own": "each frame drawn from the ego's pose at its own instant: a turning ego turns the whole scene "
            "between frames (perception v2's first camera)",
+    "heading": "each frame drawn from the ego's position at its own instant but the newest instant's heading: "
+               "the scene does not turn between frames, and the others' displacement is their motion "
+               "relative to the ego (no omega x r from the ego's turning)",
 }
 
 

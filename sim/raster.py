@@ -12,6 +12,7 @@ Route: a band ROUTE_WIDTH wide along the route polyline on black; all black on o
 
 from __future__ import annotations
 
+import dataclasses
 from math import floor
 
 import cv2
@@ -248,16 +249,28 @@ class StateCamera(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         cam, history = self.camera, self.recorder
         frames = np.empty(cam.shape, np.uint8)
         states = [history.at((cam.stack - 1 - k) * self.spacing) for k in range(cam.stack)]
-        poses = [states[-1]] * cam.stack if cam.anchor == "newest" else states
-        keys = [(id(state), id(pose)) for state, pose in zip(states, poses, strict=True)]
-        for k, (key, state, pose) in enumerate(zip(keys, states, poses, strict=True)):
-            frames[k] = self._cache[key] if key in self._cache else self.rasteriser.scene(state, pose)
+        newest = states[-1]
+        # whose pose each frame is seen from: its own state's, or (also) the newest's
+        keys = [(id(state), id(state) if cam.anchor == "own" else id(newest)) for state in states]
+        for k, (key, state) in enumerate(zip(keys, states, strict=True)):
+            frames[k] = self._cache[key] if key in self._cache else self.rasteriser.scene(state, anchor_pose(state, newest, cam.anchor))
         # the states are kept alive with their frames, so their ids are not reused while cached
         self._cache = {key: frames[k].copy() for k, key in enumerate(keys)}
         self._states = states
         if "route" in cam.channels:
             frames[cam.stack] = self.rasteriser.route(states[-1])
         return frames
+
+
+def anchor_pose(state: WorldState, newest: WorldState, anchor: str) -> WorldState:
+    """The state whose ego pose a frame of `state` is drawn from (the camera's anchor, sim/camera.py)."""
+    if anchor == "own":
+        return state
+    if anchor == "newest":
+        return newest
+    vehicles = state.vehicles.copy()  # "heading": own position, the newest heading
+    vehicles[0, V["heading"]] = newest.ego[V["heading"]]
+    return dataclasses.replace(state, vehicles=vehicles)
 
 
 def frame_spacing(camera: CameraConfig, simulation_frequency: float, policy_frequency: float) -> float:

@@ -145,17 +145,42 @@ def test_the_newest_anchor_draws_older_frames_from_the_newest_pose():
     assert CameraConfig.from_contract({k: v for k, v in CameraConfig().contract().items() if k != "anchor"}).anchor == "own"
 
 
+def test_the_heading_anchor_keeps_the_older_frames_own_position_and_the_newest_heading():
+    """The ego 8 m back and turned 0.3 rad less: drawn from there but facing the newest heading, a
+    parked car is where that pose sees it, so between frames it moves by the ego's displacement
+    only, without the turn (own: it also swings by the 0.3 rad)."""
+    from sim.raster import anchor_pose
+
+    now = _constructed_world()
+    before_vehicles = now.vehicles.copy()
+    heading = now.ego[V["heading"]] - 0.3
+    before_vehicles[0, [V["x"], V["y"], V["heading"]]] = (*(now.ego[:2] - 8 * np.array([np.cos(heading), np.sin(heading)])), heading)
+    before = WorldState(-1.0, before_vehicles, now.objects, now.road, now.route)
+    pose = anchor_pose(before, now, "heading")
+    assert np.array_equal(pose.ego[:2], before.ego[:2]) and pose.ego[V["heading"]] == now.ego[V["heading"]]
+    drawer = Rasteriser(CameraConfig(frame="ego", width=128, scaling=4.0, anchor="heading"))
+    car = now.vehicles[1, [V["x"], V["y"]]]
+    frame = drawer.scene(before, pose=pose)
+    assert frame[_pixel(drawer.camera, pose, car, None)] == luma(BLUE)
+    assert frame[_pixel(drawer.camera, pose, before.ego[:2], None)] == luma(GREEN)  # the ego at its own position
+    assert _pixel(drawer.camera, pose, car, None) != _pixel(drawer.camera, before, car, None)  # not the own pose's view
+    assert anchor_pose(before, now, "own") is before and anchor_pose(before, now, "newest") is now
+
+
 def test_both_anchors_share_the_newest_frame_and_differ_before_it_on_a_bend():
     stacks = {}
-    for anchor in ("own", "newest"):
+    for anchor in ("own", "newest", "heading"):
         env = make_env("roundabout", obs="camera", camera=CameraConfig(anchor=anchor), seed=0)
         obs, _ = env.reset(seed=3)
-        for _ in range(6):  # into the ring: the ego turns between frames
-            obs, *_ = env.step(1)
+        for _ in range(2):  # into the ring: the ego turns 0.085 rad across the stack (it crashes at step 3)
+            obs, _, terminated, *_ = env.step(1)
+            assert not terminated
         stacks[anchor] = obs
     stack = CameraConfig().stack
-    assert np.array_equal(stacks["own"][stack - 1:], stacks["newest"][stack - 1:])  # newest scene and route
-    assert not np.array_equal(stacks["own"][0], stacks["newest"][0])
+    for anchor in ("newest", "heading"):
+        assert np.array_equal(stacks["own"][stack - 1:], stacks[anchor][stack - 1:])  # newest scene and route
+        assert not np.array_equal(stacks["own"][0], stacks[anchor][0])
+    assert not np.array_equal(stacks["newest"][0], stacks["heading"][0])
 
 
 def test_the_encoder_refuses_frames_of_another_contract_in_one_line():
@@ -176,7 +201,7 @@ def test_bad_camera_values_are_one_line_errors():
                             (dict(channels=("route",)), "channels must be"),
                             (dict(dt=0.0), "dt must be in"),
                             (dict(scaling=-1.0), "scaling must be > 0"),
-                            (dict(anchor="oldest"), "unknown camera anchor 'oldest'; valid: newest, own")]:
+                            (dict(anchor="oldest"), "unknown camera anchor 'oldest'; valid: newest, own, heading")]:
         with pytest.raises(ValueError, match=message):
             CameraConfig(**kwargs)
     with pytest.raises(ValueError, match="highway-env camera is world-aligned"):
