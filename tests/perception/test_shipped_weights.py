@@ -62,3 +62,21 @@ def test_the_camera_encoder_reads_the_world_state_camera_and_perceives():
     assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0, ours
     lane = encoder.predict_lane(arrays["frames"])
     assert np.abs(lane[:, 1] - arrays["lane"][:, 1]).mean() < 0.5  # lateral offset [m]
+
+
+def test_the_v4_encoder_reads_the_heading_anchored_camera_and_perceives():
+    """v4 is v3's recipe on the camera anchored at the newest heading (sim/camera.py ANCHORS): its
+    card holds that contract, and its features come from that camera (make_env builds the
+    encoder's own camera under obs="features")."""
+    from sim import make_env
+
+    card = json.loads((WEIGHTS_DIR / "v4.json").read_text())
+    assert card["sha256"] == file_sha256(WEIGHTS_DIR / "v4.pt")
+    camera = CameraConfig(anchor="heading")
+    assert CameraConfig.from_contract(card["architecture"]["camera"]) == camera
+    encoder = load_encoder("v4")
+    assert make_env("merge", obs="features", encoder="v4").camera == camera
+    arrays = collect.collect_job("merge", "test", samples=20, camera=camera)["arrays"]
+    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
+    ours = score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
+    assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0 and ours["velocity_mae"] < 2.0, ours
