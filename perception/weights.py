@@ -21,10 +21,11 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Two encoders ship side by side until the zoo is retrained on the world-state camera (issue 17):
 DEFAULT_WEIGHTS = "default"  # v1, on highway-env's camera: what obs="features" reads (the zoo trained on it)
 # On the world-state camera (sim.CameraConfig()): in the network under obs="camera", and the default of
-# perception.evaluate and the lane-keeping benchmark. v3 is v2 fine-tuned on whole racetrack laps (v2's
-# data stopped before the first right-hand bend, where its lane estimates steered off the road); v2 stays
-# for checkpoints trained with `encoder: v2`.
-CAMERA_WEIGHTS = "v3"
+# perception.evaluate and the lane-keeping benchmark. v4 is v3's recipe on the heading-anchored camera
+# (CameraConfig's default); v3 is v2 fine-tuned on whole racetrack laps (v2's data stopped before the
+# first right-hand bend, where its lane estimates steered off the road); both v2 and v3 read the "own"
+# anchor and stay for checkpoints trained with `encoder: v2` / `v3`.
+CAMERA_WEIGHTS = "v4"
 
 
 class WeightsError(ValueError):

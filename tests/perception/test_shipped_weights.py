@@ -44,16 +44,17 @@ def test_shipped_weights_beat_predicting_no_vehicles(held_out_sample):
 
 
 def test_the_camera_encoder_reads_the_world_state_camera_and_perceives():
-    """CAMERA_WEIGHTS (v3) is the world-state camera's encoder: its card holds the camera contract,
-    and on fresh test seeds it finds the cars and the lane. v2, its first version, still matches
-    its card (checkpoints trained with `encoder: v2` load it)."""
+    """CAMERA_WEIGHTS (v4) is the world-state camera's encoder: its card holds the default camera
+    contract, and on fresh test seeds it finds the cars and the lane. v2 and v3, earlier versions on
+    the "own" anchor, still match their cards (checkpoints trained with `encoder: v2` load them)."""
     from perception.weights import CAMERA_WEIGHTS
 
-    for name in (CAMERA_WEIGHTS, "v2"):
+    for name in (CAMERA_WEIGHTS, "v3", "v2"):
         card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
         assert card["sha256"] == file_sha256(WEIGHTS_DIR / f"{name}.pt")
-        # v2's was written before the camera had an `anchor`: it reads as "own", the default
-        assert CameraConfig.from_contract(card["architecture"]["camera"]) == CameraConfig()
+        # v2's was written before the camera had an `anchor`: it reads as "own", v3's camera's
+        expected = CameraConfig() if name == CAMERA_WEIGHTS else CameraConfig(anchor="own")  # v2, v3: "own"
+        assert CameraConfig.from_contract(card["architecture"]["camera"]) == expected
     encoder = load_encoder(CAMERA_WEIGHTS)
     assert encoder.config.camera_config == CameraConfig()
     arrays = collect.collect_job("merge", "test", samples=20)["arrays"]  # the default camera: ours
