@@ -20,6 +20,16 @@ from highway_env.vehicle.behavior import IDMVehicle
 
 from agents.base import Agent, AgentError
 
+STEERING_RANGE = np.pi / 4  # [rad] highway-env ContinuousAction's default: action 1 = 45 degrees
+
+
+def stanley_steering(lateral: float, heading_error: float, speed: float, gain: float = 1.0) -> float:
+    """A Stanley lane keeper's steering as a ContinuousAction value (unclipped; 1 = STEERING_RANGE):
+    heading error + atan(gain x -lateral / speed) [rad], without curvature feed-forward. lateral [m]
+    and heading_error [rad] as sim.truth's lane state; speed [m/s], floored at 1. One law for the
+    lane-keeping benchmark and perception.collect's `stanley` driver."""
+    return (heading_error + np.arctan2(-gain * lateral, max(speed, 1.0))) / STEERING_RANGE
+
 ONCOMING_HORIZON = 6.0  # [s] a lane is unsafe if a car coming head-on could meet the ego within this time
 
 

@@ -29,8 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")  # highway-env draws nothing under "dummy"
+
+from agents.baselines import stanley_steering  # noqa: E402
 FIRST_SEED = 1_000_000  # evaluation seeds
-STEERING_RANGE = np.pi / 4  # [rad] highway-env ContinuousAction's default: action 1 = 45 degrees
 
 
 def drive(env, encoder, seed: int, source: str, gain: float, trace: list | None = None) -> dict:
@@ -46,9 +47,9 @@ def drive(env, encoder, seed: int, source: str, gain: float, trace: list | None 
                           "speed": float(ego.speed),  # [m/s]
                           "predicted": predicted.round(4).tolist(), "true": info["lane"].round(4).tolist()})  # (6,) LANE_FEATURES
         lane = predicted if source == "predicted" else info["lane"]
-        speed = max(float(np.hypot(*info["truth"][0][3:5])), 1.0)  # [m/s]
-        steering = lane[2] + np.arctan2(-gain * lane[1], speed)  # [rad]
-        obs, _, terminated, truncated, info = env.step(np.array([np.clip(steering / STEERING_RANGE, -1, 1)], np.float32))
+        speed = float(np.hypot(*info["truth"][0][3:5]))  # [m/s]
+        steering = stanley_steering(lane[1], lane[2], speed, gain)
+        obs, _, terminated, truncated, info = env.step(np.array([np.clip(steering, -1, 1)], np.float32))
         done, steps = terminated or truncated, steps + 1
     lateral, heading = np.mean(errors, axis=0)
     return {"seed": seed, "outcome": info["episode"]["outcome"], "steps": steps,

@@ -90,8 +90,6 @@ class StanleyPolicy(WeavingPolicy):
     centre: the states the benchmark's loop visits, around which perception's errors decide whether
     the loop holds. Discrete actions: plain idm."""
 
-    STEERING_RANGE = np.pi / 4  # [rad] ContinuousAction's default: action 1 = 45 degrees
-
     def __init__(self, idm, env, seed: int) -> None:
         super().__init__(idm, env.action_space, seed)
         self.env = env.unwrapped
@@ -99,13 +97,13 @@ class StanleyPolicy(WeavingPolicy):
     def act(self, obs, deterministic: bool = True):
         if not self.continuous:
             return self.idm.act(obs)
+        from agents.baselines import stanley_steering
         from sim.truth import read_lane
 
         _, lateral, heading_error = read_lane(self.env)[:3]  # [m], [rad]
-        speed = max(float(self.env.vehicle.speed), 1.0)  # [m/s]
-        steering = heading_error + np.arctan2(-lateral, speed)  # [rad]
+        steering = stanley_steering(lateral, heading_error, float(self.env.vehicle.speed))
         self.offset = (1 - WEAVE_PULL) * self.offset + WEAVE_SIGMA * self.rng.standard_normal()
-        return np.clip(np.array([steering / self.STEERING_RANGE + STANLEY_WEAVE * self.offset], np.float32), -1, 1)
+        return np.clip(np.array([steering + STANLEY_WEAVE * self.offset], np.float32), -1, 1)
 
 
 def make_policy(name: str, env, seed: int):

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="shards from perception.collect")
     parser.add_argument("--name", default="candidate", help="weights name under perception/weights/, or a .pt path "
-                        "(default: candidate; the shipped ones are default (v1, the zoo's), v2 and v3)")
+                        "(default: candidate; the shipped ones are default (v1, the zoo's), v2, v3 and v4)")
     parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                         help="another collection whose train and val shards join --data's (e.g. whole racetrack "
                              "laps); repeatable; the test split is --data's")

@@ -27,6 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: the repository's tests package
+
+from tests.reliability.test_interruptions import descendants  # noqa: E402
+
 PORT = 6390
 STARTUP = 90  # [s] for a node to say it started, on a loaded 2-core machine
 SCORING = 240  # [s] for the suite
@@ -46,23 +50,9 @@ def _wait_started(process: subprocess.Popen, log: Path) -> None:
         time.sleep(0.2)
 
 
-def _descendants(pid: int) -> list[int]:
-    parents = {}  # pid -> parent pid, of every process now
-    for entry in Path("/proc").iterdir():
-        try:
-            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (ValueError, OSError, IndexError):
-            pass
-    found, frontier = [], [pid]
-    while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
 def _ran_episodes(pid: int) -> bool:
     """Has a Ray worker under this node's `ray start` process loaded torch (every episode does)?"""
-    for child in _descendants(pid):
+    for child in descendants(pid):
         try:
             if "libtorch" in Path(f"/proc/{child}/maps").read_text(errors="replace"):
                 return True
@@ -74,7 +64,7 @@ def _ran_episodes(pid: int) -> bool:
 def _stop(process: subprocess.Popen) -> None:
     """SIGKILL the node and everything under it: the namespace and the cluster are thrown away
     (a SIGTERM'd `ray start` drains its node first, which takes seconds)."""
-    for pid in [*_descendants(process.pid), process.pid]:
+    for pid in [*descendants(process.pid), process.pid]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
