@@ -12,6 +12,7 @@ too, so nothing hangs and nothing is left behind.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 
 import numpy as np
@@ -50,8 +51,10 @@ def make_vec_env(
     EnvWorkerError names it, and close() ends every worker.
     obs="features": workers produce camera frames and this process encodes all of them in one
     batched forward pass per step, on the encoder's device (default encoder: shipped weights).
-    engine="envpool": one EnvPool of n_envs envs on threads (no subprocesses), stepped in one call
-    (sim/envpool_env.py); scenarios it cannot run exactly are refused in one line.
+    engine="envpool": EnvPool envs stepped in one call per process (sim/envpool_env.py); with
+    subprocess (None: when n_envs > 1 on a machine of several cores) they are split over one
+    worker process per core (sim/envpool_shards.py), else all in this process. Scenarios EnvPool
+    cannot run exactly are refused in one line.
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
@@ -69,17 +72,19 @@ def make_vec_env(
         from perception.features import encoder_and_camera
 
         encoder, camera = encoder_and_camera(encoder, camera)
-    if engine == "envpool":
-        venv = _envpool_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles)
-    elif engine != "highway-env":
+    if engine == "envpool":  # features included: its workers may encode their own frames
+        return _envpool_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout,
+                                encoder=encoder if obs == "features" else None)
+    if engine != "highway-env":
         raise ValueError(f"unknown engine {engine!r}; valid engines: highway-env, envpool")
-    else:
-        venv = _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout)
-    if obs == "features":
-        from perception.features import VecFeatures
+    venv = _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout)
+    return _with_features(venv, encoder) if obs == "features" else venv
 
-        venv = VecFeatures(venv, encoder)
-    return venv
+
+def _with_features(venv: VecEnv, encoder) -> VecEnv:
+    from perception.features import VecFeatures
+
+    return VecFeatures(venv, encoder)
 
 
 def _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehicles, subprocess, step_timeout) -> VecEnv:
@@ -96,16 +101,34 @@ def _highway_env_vec_env(scenario, n_envs, worker_obs, seeds, camera, truth_vehi
     return venv
 
 
-def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles) -> VecEnv:
-    from sim.envpool_env import Pool, pool_env, substeps_for
+def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles, subprocess=False,
+                     step_timeout=STEP_TIMEOUT, threads=None, encoder=None) -> VecEnv:
+    """EnvPool envs, sharded over worker processes or in this one; encoder: their camera frames
+    become its features (obs "camera" then), in the workers when it runs on the CPU (each
+    worker's core encodes its own frames, instead of one core all of them while the workers
+    wait), else here in one batch for the device."""
+    from sim.envpool_env import Pool, check_envpool, pool_env, substeps_for
 
     camera = camera or CameraConfig()
-    pool = Pool(scenario, n_envs, seeds, substeps_for(scenario, camera if obs != "kinematics" else None))
+    substeps = substeps_for(scenario, camera if obs != "kinematics" else None)  # its refusals before any worker
+    cores = os.cpu_count() or 1
+    if subprocess or (subprocess is None and n_envs > 1 and cores > 1):
+        from sim.envpool_shards import ShardedVecEnv, split
+
+        check_envpool(scenario)
+        shards = split(n_envs, min(n_envs, cores))
+        in_workers = encoder is not None and next(encoder.parameters()).device.type == "cpu"
+        makers = [functools.partial(_envpool_vec_env, scenario, len(r), obs, seeds[r.start:r.stop], camera,
+                                    truth_vehicles, threads=1, encoder=encoder if in_workers else None) for r in shards]
+        venv = ShardedVecEnv(makers, [len(r) for r in shards], seeds, scenario.name, step_timeout)
+        return _with_features(venv, encoder) if encoder is not None and not in_workers else venv
+    pool = Pool(scenario, n_envs, seeds, substeps, threads)
 
     def slot(index: int):  # the pool holds the seeds: no seed for the wrappers
         return wrap_engine_env(pool_env(pool, index), scenario, obs, camera, truth_vehicles, None, None)
 
-    return EnvPoolVecEnv([functools.partial(slot, i) for i in range(n_envs)], seeds, pool)
+    venv = EnvPoolVecEnv([functools.partial(slot, i) for i in range(n_envs)], seeds, pool)
+    return _with_features(venv, encoder) if encoder is not None else venv
 
 
 def _is_seed(value) -> bool:
