@@ -46,6 +46,20 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
     recent = deque(maxlen=50)  # finished training episodes: (return, crashed)
     next_eval = (agent.steps // eval_every + 1) * eval_every
 
+    def learning_due(steps: int) -> bool:  # an update after the vector step that reaches `steps`
+        ready = steps >= c.learning_starts and buffer.size >= min(c.learning_starts, c.buffer_size)
+        return ready and (steps // c.n_envs) % c.train_every == 0
+
+    def learn(steps: int) -> None:
+        for _ in range(c.gradient_steps):
+            batch, indices, weights = buffer.sample(c.batch_size, c.beta(steps, total_steps))
+            td, logs = learner.update(batch, weights)
+            buffer.update_priorities(indices, td)
+        if learner.updates % 100 == 0:
+            for key, value in logs.items():
+                writer.add_scalar(f"train/{key}", value, steps)
+            writer.add_scalar("train/epsilon", c.epsilon(steps, total_steps), steps)
+
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
     clock = TrainingClock(agent)
@@ -59,7 +73,12 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                     greedy = learner.q_values(obs).argmax(axis=1)
                     explore = rng.random(c.n_envs) < epsilon
                     actions = np.where(explore, rng.integers(0, learner.n_actions, c.n_envs), greedy)
-                    next_obs, rewards, dones, infos = venv.step(actions)
+                    # The envs step (in their workers) while this process learns: the update
+                    # samples the replay buffer as it was before this step's transitions.
+                    venv.step_async(actions)
+                    if learning_due(agent.steps + c.n_envs):
+                        learn(agent.steps + c.n_envs)
+                    next_obs, rewards, dones, infos = venv.step_wait()
                     for i in range(c.n_envs):
                         truncated = bool(infos[i].get("TimeLimit.truncated", False))
                         final = infos[i]["terminal_observation"] if dones[i] else next_obs[i]
@@ -74,17 +93,6 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                             writer.add_scalar("episode/collision", float(episode["outcome"] == "collision"), agent.steps)
                     obs = next_obs
                     agent.steps += c.n_envs
-
-                    ready = agent.steps >= c.learning_starts and buffer.size >= min(c.learning_starts, c.buffer_size)
-                    if ready and (agent.steps // c.n_envs) % c.train_every == 0:
-                        for _ in range(c.gradient_steps):
-                            batch, indices, weights = buffer.sample(c.batch_size, c.beta(agent.steps, total_steps))
-                            td, logs = learner.update(batch, weights)
-                            buffer.update_priorities(indices, td)
-                        if learner.updates % 100 == 0:
-                            for key, value in logs.items():
-                                writer.add_scalar(f"train/{key}", value, agent.steps)
-                            writer.add_scalar("train/epsilon", epsilon, agent.steps)
                     sps = (agent.steps - start_steps) / (time.perf_counter() - start)
                     if agent.steps % (c.n_envs * 50) == 0:
                         writer.add_scalar("charts/sps", sps, agent.steps)
