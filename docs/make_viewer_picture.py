@@ -27,7 +27,7 @@ COMMAND = ["run_sim.py", "--scenario", "merge", "--agent", "dqn", "--episodes", 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--step", type=int, default=9, help="the step whose frame is the picture (default: 9, mid-episode)")
+    parser.add_argument("--step", type=int, default=9, help="the step shown (default: 9, mid-episode)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "viewer-merge-dqn.png")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -44,7 +44,8 @@ def test_the_chart_draws_each_curve_and_changes_with_a_new_evaluation():
 
 
 def test_evaluations_from_before_the_driving_score_leave_a_gap_not_an_error():
-    old = [{"steps": 5000, "success_rate": 0.5, "mean_return": 3.0}, {"steps": 10_000, "success_rate": 1.0, "mean_return": 9.0}]
+    old = [{"steps": 5000, "success_rate": 0.5, "mean_return": 3.0},
+           {"steps": 10_000, "success_rate": 1.0, "mean_return": 9.0}]
     image = pixels(curves_png(old))
     assert colour_count(image, GREEN) > 20 and colour_count(image, BLUE) == colour_count(image, RED) == 0
 
@@ -59,7 +60,7 @@ def test_a_short_training_run_writes_the_chart_and_a_resume_redraws_it(tmp_path)
     assert len(json.loads((run_dir / "metrics.json").read_text())) == 2
     image = pixels(first)
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50, "a blank or near-blank image"
-    assert colour_count(image, RED) > 0, "the newest curve drawn is missing"
+    assert colour_count(image, RED) > 0, "the collision rate (drawn last, on top) is missing"
     train_agent(agents.get_class("dqn"), "u-turn", 60, torch.device("cpu"), "c", True, {}, seed=1, **options)
     assert len(json.loads((run_dir / "metrics.json").read_text())) == 3
     assert not np.array_equal(pixels(chart.read_bytes()), image), "the chart was not redrawn"
