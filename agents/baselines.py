@@ -3,9 +3,10 @@
 A constant policy needs no perception: if one scores near idm on a scenario, the scenario (or
 the score) cannot rank drivers there, which is why every leaderboard shows them.
 
-`idm` is the one agent allowed to read highway-env internals (see DESIGN.md): it asks
-highway-env's own IDM car-following and MOBIL lane-change models what a rule-based driver in
-the ego's place would do, and turns that into the scenario's action.
+`idm` reads highway-env internals, the declared exception to agents seeing observations only
+(docs/architecture.md, Layers; `expert` builds on it): it asks highway-env's own IDM
+car-following and MOBIL lane-change models what a rule-based driver in the ego's place would do,
+and turns that into the scenario's action.
 """
 
 from __future__ import annotations

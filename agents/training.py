@@ -7,6 +7,7 @@ Layout of a run folder (runs/<scenario>/<agent>/<run>/):
     model.pt, config.json   the best checkpoint so far (by mean driving score on the validation episodes)
     last/                   the latest state, for --resume (also written on Ctrl-C / SIGTERM)
     metrics.json            every evaluation
+    metrics.png             the evaluations as a chart (agents/curves.py), redrawn after each
     events.*                TensorBoard curves
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ from scenarios.fields import FieldError, check_fields, integer, number
 from scenarios.load import LARGE_FILE_BYTES, LoadError, read_json
 from scenarios.seeds import training_env_seeds, validation_seeds
 from sim import make_env, make_vec_env
-from sim.files import write_json_atomic
+from sim.files import atomic_write, write_json_atomic
 from sim.rollout import play_episodes
 from sim.score import score_episode
 from sim.table import summary
@@ -114,8 +116,10 @@ class RunFolder:
         self.path = Path(run_dir)
         self.path.mkdir(parents=True, exist_ok=True)
         self.history_file = self.path / "metrics.json"
+        self.chart_file = self.path / "metrics.png"
         self.history: list[dict] = read_history(self.history_file)
         self.best = max((self._rank(h) for h in self.history), default=(-1,))
+        self._chart_warned = False
 
     @staticmethod
     def _rank(result: dict) -> tuple:
@@ -127,15 +131,34 @@ class RunFolder:
         return 0, result["success_rate"], result["mean_return"]
 
     def record(self, agent, result: dict) -> bool:
-        """Append an evaluation, save last/ and, if it is the best so far, the top-level checkpoint."""
+        """Append an evaluation, save last/ and, if it is the best so far, the top-level checkpoint;
+        then redraw metrics.png."""
         self.history.append(result)
         write_json_atomic(self.history_file, self.history)
         agent.save(self.path / "last")
-        if self._rank(result) > self.best:
+        best = self._rank(result) > self.best
+        if best:
             self.best = self._rank(result)
             agent.save(self.path)
-            return True
-        return False
+        self.draw(agent)
+        return best
+
+    def draw(self, agent) -> None:
+        """Rewrite metrics.png from the history. A chart that cannot be drawn or written (full disk,
+        a folder in its place) must not end hours of training: one warning, then the run goes on."""
+        from agents.curves import curves_png
+
+        names = (getattr(agent, "scenario", None), getattr(agent, "name", None), self.path.name)
+        title = " / ".join(str(n) for n in names if n).replace("$", r"\$")  # '$' would start matplotlib's mathtext
+        try:
+            png = curves_png(self.history, title)
+            atomic_write(self.chart_file, lambda out: out.write(png))
+        except Exception as err:  # noqa: BLE001  metrics.json, written before, holds every number
+            if not self._chart_warned:
+                self._chart_warned = True
+                reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
+                warnings.warn(f"cannot write {self.chart_file}: {reason}; training goes on, metrics.json has "
+                              "every evaluation (this warning is not repeated)", RuntimeWarning, stacklevel=2)
 
     def save_interrupted(self, agent, steps: int) -> None:
         agent.save(self.path / "last")

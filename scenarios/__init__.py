@@ -1,6 +1,7 @@
 """Scenario catalog: `names()` lists them, `get(name)` returns a validated `Scenario`.
 
-Knows nothing of sim, agents or rendering (see ../DESIGN.md): it only reads YAML and checks it.
+The lowest layer (docs/architecture.md, Layers): imports no other package of the sandbox, nor torch
+or pygame; it reads YAML and checks it against highway-env's env classes.
 """
 
 from scenarios.catalog import SUCCESS_RULES, Budgets, Scenario, ScenarioError, get, lineage, names

@@ -2,7 +2,8 @@
 info["world"] (the WorldState), info["truth"] and info["lane"] every step, info["episode"]
 metrics at the end, vector envs and video.
 
-Knows nothing of agents or training (see ../DESIGN.md).
+Knows nothing of agents, training or scoring; perception only inside make_env / make_vec_env
+(obs="features") and the viewer's overlay (docs/architecture.md, Layers).
 """
 
 from sim.headless import choose_video_driver

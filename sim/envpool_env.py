@@ -13,7 +13,7 @@ simulation frame and keeps the targets or controls until the next one, so this i
 episode (tests/sim/test_envpool.py checks it on highway-env itself); the reward is the last
 substep's, the one highway-env computes at the decision's end.
 
-`Pool` holds one EnvPool of N envs on threads. A vector env (sim/envpool_vector.py) steps all of
+`Pool` holds one EnvPool of N envs on threads. A vector env (sim/vector.py EnvPoolVecEnv) steps all of
 them in one call and each EnvPoolEnv then takes its env's result.
 """
 
