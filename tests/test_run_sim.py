@@ -68,6 +68,9 @@ def test_help_lists_scenarios_and_agents(capsys):
         (["--record", "/no/such/folder/x.mp4"], "does not exist"),
         (["--record", "out.avi"], "must end in .mp4 or .gif"),
         (["--obs", "pixels"], "invalid choice"),
+        (["--agent", "zoo:nosuch"], "the zoo has no 'nosuch' agents; it ships"),
+        (["--agent", "zoo", "--train"], "--train trains an agent by its name"),
+        (["--agent", "zoo", "--checkpoint", "zoo/merge/dqn"], "--agent zoo plays the zoo's checkpoint"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys):
@@ -92,4 +95,24 @@ def test_plays_a_registered_task_on_envpool_and_refuses_a_customised_one_in_one_
     assert "2 episodes: success" in out
     code, _, err = main_in_process(capsys, "--scenario", "highway", "--agent", "idle", "--engine", "envpool")
     assert code == 2 and "cannot run on --engine envpool" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_agent_zoo_plays_the_zoo_s_agent_for_the_scenario_as_suites_do(capsys):
+    from agents import zoo
+
+    default = zoo.read_manifest()["defaults"]["merge"]
+    code, out, err = main_in_process(capsys, "--scenario", "merge", "--agent", "zoo", "--episodes", "1", "--no-window")
+    assert code == 0, err
+    assert f"loaded {default} checkpoint {ROOT / 'zoo' / 'merge' / default}\n" in out
+    assert f"merge / {default}" in out and "1 episodes:" in out
+
+
+def test_agent_zoo_on_a_scenario_without_a_zoo_agent_is_one_line(capsys):
+    from agents import zoo
+
+    shipped = set(zoo.read_manifest()["defaults"])
+    bare = next(name for name in scenarios.names() if not set(scenarios.lineage(name)) & shipped)
+    code, _, err = main_in_process(capsys, "--scenario", bare, "--agent", "zoo")
+    assert code == 2 and f"the zoo has no agent for {bare}; it has agents for " in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
