@@ -110,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_help = {name: description(name) for name in scenarios.names()}
     parser = OneLineErrorParser(
         prog="run_sim.py",
-        description="Run episodes of a driving scenario with an agent; show, record and score them.",
+        description="Run episodes of a driving scenario with an agent; show, record and score them. Scenarios, "
+                    "suites, perception weights and the zoo are read from beside the code (the checkout, or the installed "
+                    "package); what it writes (runs/, reports/, videos, replays) goes under the current folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=listing("scenarios", scenario_help) + "\n\n" + listing("agents", agents.describe()),
     )

@@ -13,10 +13,11 @@ import scenarios
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_sim(*args, timeout=120):
+def run_sim(*args, timeout=120, cwd=ROOT):
     env = dict(os.environ, SDL_VIDEODRIVER="dummy")  # what a user would set; sim makes it draw
+    env.pop("PYTHONPATH", None)  # as a user starts it: the packages are found beside run_sim.py
     return subprocess.run(
-        [sys.executable, str(ROOT / "run_sim.py"), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+        [sys.executable, str(ROOT / "run_sim.py"), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
     )
 
 
@@ -48,6 +49,18 @@ def test_records_merge_headless_one_frame_per_rendered_step(tmp_path):
         frames.append(frame)
     assert len(frames) == sum(steps) + 2, "reset frame + one per step, per episode"
     assert all(frame.std() > 10 for frame in frames), "no blank frames"
+
+
+def test_runs_from_any_folder_reading_data_beside_it_and_writing_outputs_in_the_current_one(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before = set(ROOT.iterdir())
+    result = run_sim("--scenario", "merge", "--agent", "idm", "--episodes", "1", "--record", "ep.mp4",
+                     "--save-replay", "ep.json", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert "1 episodes: success" in result.stdout
+    assert (elsewhere / "ep.mp4").stat().st_size > 0 and (elsewhere / "ep.json").stat().st_size > 0
+    assert set(ROOT.iterdir()) == before, "nothing written into the repository"
 
 
 def test_help_lists_scenarios_and_agents(capsys):
