@@ -6,6 +6,7 @@
     python run_sim.py --suite smoke --agent idm --agent random [--workers N | --ray local] [--resume] [--replays]
     python run_sim.py --scenario merge --agent dqn --train [--steps N] [--device auto] [--resume]
     python run_sim.py --scenario merge --agent dqn          # plays the best trained (or shipped) checkpoint
+    python run_sim.py --scenario merge --agent zoo          # plays the zoo's agent for merge (zoo:ppo: its ppo)
     python run_sim.py --scenario merge --agent dqn --save-replay ep.json; python run_sim.py --replay ep.json
 
 Argument parsing and wiring only: the logic lives in scenarios/, sim/, agents/ and scoring/
@@ -109,14 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_help = {name: description(name) for name in scenarios.names()}
     parser = OneLineErrorParser(
         prog="run_sim.py",
-        description="Run episodes of a driving scenario with an agent; show, record and score them.",
+        description="Run episodes of a driving scenario with an agent; show, record and score them. Scenarios, "
+                    "suites, perception weights and the zoo are read from beside the code (the checkout, or the installed "
+                    "package); what it writes (runs/, reports/, videos, replays) goes under the current folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=listing("scenarios", scenario_help) + "\n\n" + listing("agents", agents.describe()),
     )
     parser.add_argument("--scenario", default="merge", metavar="NAME", help="scenario to drive (default: merge)")
     parser.add_argument("--agent", action="append", metavar="NAME",
-                        help="agent that drives (default: idm); with --suite repeat it to score several, "
-                        "each a registered name or a checkpoint folder")
+                        help="agent that drives (default: idm), or zoo / zoo:NAME: the zoo's agent for the scenario "
+                        "(docs/zoo.md); with --suite repeat it to score several, each of these or a checkpoint folder")
     parser.add_argument("--episodes", type=int_in(1, MAX_EPISODES), default=3, help="episodes to play (default: 3)")
     parser.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="seed of the first episode; episode i uses seed+i (default: 0)")
     parser.add_argument("--obs", choices=["camera", "kinematics", "features"], help="observation mode (default: the agent's own)")
@@ -299,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             replay = Replay.load(args.replay)
             args.scenario, args.agent = replay.scenario, replay.agent
         scenario = replay.load_scenario() if replay else scenarios.get(args.scenario)
-        agent_class = agents.get_class(args.agent)
+        if args.train and agents.is_zoo_label(args.agent):
+            trainable = [name for name in agents.names() if agents.get_class(name).trainable]
+            raise ValueError(f"--train trains an agent by its name ({', '.join(trainable)}), not {args.agent!r}")
+        agent_class, args.checkpoint = agents.agent_to_play(args.agent, scenario.name, args.checkpoint)
         if args.train:
             return train(parser, args, agent_class)
         if args.record:

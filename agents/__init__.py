@@ -13,7 +13,7 @@ from agents.base import Agent, AgentError
 from agents.baselines import BrakeAgent, IdleAgent, IDMAgent, RandomAgent
 from agents.dqn import DQNAgent
 from agents.expert import ExpertAgent
-from agents.resolve import checkpoint_for  # which checkpoint plays a scenario (agents/resolve.py)
+from agents.resolve import agent_to_play, checkpoint_for, is_zoo_label  # which checkpoint plays (agents/resolve.py)
 from agents.sb3 import SB3_AGENTS
 
 REGISTRY: dict[str, type[Agent]] = {cls.name: cls for cls in (DQNAgent, *SB3_AGENTS, ExpertAgent, IDMAgent, RandomAgent, IdleAgent, BrakeAgent)}
@@ -37,4 +37,5 @@ def make(name: str, env: gym.Env, seed: int | None = None) -> Agent:
     return get_class(name)(env, seed=seed)
 
 
-__all__ = ["Agent", "AgentError", "REGISTRY", "checkpoint_for", "describe", "get_class", "make", "names"]
+__all__ = ["Agent", "AgentError", "REGISTRY", "agent_to_play", "checkpoint_for", "describe", "get_class", "is_zoo_label",
+           "make", "names"]

@@ -1,6 +1,7 @@
 """Which checkpoint an agent plays: the one module that maps a registry name, a checkpoint folder
 or a zoo label (`zoo`, `zoo:dqn`) to checkpoint folders, with one hash of a checkpoint.
 
+    agent_to_play(text, scenario, checkpoint)        run_sim.py's --agent on one scenario: a class, a folder
     checkpoint_for(cls, scenario, checkpoint, obs)   one scenario, as run_sim.py plays it
     resolve_agent(text, suite_scenarios)             an AgentSpec for a suite, per scenario
     checkpoint_hash(folder)                          the hash records, headers and replays carry
@@ -87,6 +88,31 @@ class AgentSpec:
         return self.checkpoint, self.checkpoint_hash
 
 
+def is_zoo_label(text: str) -> bool:
+    return text == "zoo" or text.startswith("zoo:")
+
+
+def agent_to_play(text: str, scenario: str, checkpoint: str | None) -> tuple[type, str | None]:
+    """(agent class, checkpoint folder or None) that --agent `text` plays on one scenario: a
+    registry name with the --checkpoint given, or a zoo label (`zoo`, `zoo:dqn`) with the zoo
+    folder a suite plays on that scenario (zoo_checkpoints), of the class its config.json names."""
+    import agents
+    from agents import zoo
+    from scenarios.suite import SuiteScenario
+
+    if not is_zoo_label(text):
+        return agents.get_class(text), checkpoint
+    if checkpoint:
+        raise AgentError(f"--agent {text} plays the zoo's checkpoint; to play --checkpoint, give its agent's name")
+    [(_, folder, why)] = zoo_checkpoints(text, [SuiteScenario(scenario, None, ())])
+    if folder is None:  # e.g. a registered task (merge-v0): the zoo trains on the catalog's own scenarios
+        wanted = text.partition(":")[2]
+        shipped = sorted({entry["scenario"] for entry in zoo.read_manifest()["agents"].values()
+                          if entry["agent"] == (wanted or entry["agent"])})
+        raise AgentError(f"{why}; it has {wanted or 'agents'} for {', '.join(shipped) or 'no scenario'}")
+    return agents.get_class(str(read_config(folder).get("agent"))), folder
+
+
 def checkpoint_for(agent_class, scenario: str, checkpoint: str | None, obs: str | None):
     """(checkpoint folder or None, obs mode) to play `agent_class` on `scenario`.
 
@@ -120,7 +146,7 @@ def resolve_agent(text: str, suite_scenarios=()) -> AgentSpec:
     """
     import agents
 
-    if text == "zoo" or text.startswith("zoo:"):  # the shipped agents (agents/zoo.py), per scenario
+    if is_zoo_label(text):  # the shipped agents (agents/zoo.py), per scenario
         per_scenario = zoo_checkpoints(text, suite_scenarios)
         return AgentSpec(text, text.partition(":")[2] or "zoo", None,
                          _identity_hash({"agent": text, "checkpoints": per_scenario}), per_scenario)

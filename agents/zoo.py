@@ -9,9 +9,12 @@ A shipped agent is an ordinary checkpoint (agents/checkpoint.py) without optimis
 network state: it plays, and stays small (heads on the shared frozen encoder). Its config.json
 records the recipe and the command that trained it; zoo/manifest.json records, per agent,
 steps, training time, hardware, held-out results and the files' sha256.
-`run_sim.py --scenario X --agent Y` plays zoo/X/Y when the user has no run of their own. In
-suites, `--agent zoo` plays each scenario's default zoo agent and `--agent zoo:dqn` the zoo's dqn
-(agents/resolve.py maps those labels to zoo folders).
+`run_sim.py --scenario X --agent Y` plays zoo/X/Y when the user has no run of their own.
+`--agent zoo` plays the scenario's default zoo agent (in a suite, each scenario's) and `--agent
+zoo:dqn` the zoo's dqn (agents/resolve.py maps those labels to zoo folders).
+
+zoo/ lies beside the packages: the checkout's, or the installed copy's (pyproject.toml ships it);
+its training runs (runs/zoo/) and reports (reports/) go under the current folder.
 """
 
 from __future__ import annotations

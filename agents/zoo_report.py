@@ -25,6 +25,9 @@ BASELINES = ("idm", "random", "idle", "brake")  # idm: the bar to clear; the res
 def score_zoo(suite_name: str, workers: int, run: str, resume: bool, *, reports_dir: Path) -> int:
     """Score the zoo labels and BASELINES on the suite into reports_dir/<suite>/<run>/, then write
     the manifest's suite cells and docs/zoo.md. Setup errors (scoring.SuiteSetupError) propagate."""
+    if not DOC_FILE.parent.is_dir():  # an installed copy: site-packages has no docs/ of ours to rewrite
+        raise SystemExit(f"python -m agents.zoo: error: score rewrites a checkout's docs/zoo.md, and there is no "
+                         f"{DOC_FILE.parent}: run it in a clone of the repository (pip install -e . there)")
     manifest = read_manifest()
     if not manifest["agents"]:
         raise SystemExit("python -m agents.zoo: error: the zoo is empty; train it first: python -m agents.zoo train --agent dqn")

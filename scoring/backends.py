@@ -24,13 +24,10 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Iterator
 
 from scoring.episodes import Task, run_task
 from sim.vector import exit_cause
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_inline(tasks: list[Task]) -> Iterator[dict]:

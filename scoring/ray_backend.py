@@ -13,10 +13,19 @@ import re
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Iterator
 
-from scoring.backends import EPISODE_TIMEOUT, MAX_POOL_RESTARTS, POLL, REPO_ROOT, ScoringWorkerError, describe_task
+from scoring.backends import EPISODE_TIMEOUT, MAX_POOL_RESTARTS, POLL, ScoringWorkerError, describe_task
 from scoring.episodes import Task, run_task
+
+# The folder holding the packages: the repository in a checkout (or an editable install),
+# site-packages in an installed copy. Not the working directory: run_sim.py runs from any.
+PACKAGES_ROOT = Path(__file__).resolve().parents[1]
+# What an episode imports and reads (the catalog and the perception weights are inside them). A
+# checkpoint travels as its absolute path, as it did: nodes see the driver's runs/ and zoo/ only
+# through a shared file system.
+PACKAGES = ("sim", "agents", "perception", "scenarios", "scoring")
 
 CONNECT_TIMEOUT = 5.0  # [s] to open a TCP connection to host:port before Ray is asked to (ray.init waits minutes)
 AUTH_HINT = ("Ray switches a process to token authentication after a local ray.init or when ~/.ray/auth_token "
@@ -63,8 +72,8 @@ def check_ray(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
 def run_ray(tasks: list[Task], address: str, workers: int | None = None,
             episode_timeout: float = EPISODE_TIMEOUT) -> Iterator[dict]:
     """Ray tasks on a cluster: address "auto" (an existing cluster), "local" (start one here, with
-    `workers` CPUs) or host:port. Workers import this repository: locally through PYTHONPATH, on
-    a remote cluster from the working directory Ray uploads (the repo without .venv, .git, reports).
+    `workers` CPUs) or host:port. Workers import our packages: locally through PYTHONPATH, on a
+    remote cluster from the copies of them that Ray uploads (py_modules: PACKAGES).
 
     Each episode is a generator task that yields its worker first, then its record: the driver
     times an episode from its start (a task waits in Ray's queue while every CPU is busy), and an
@@ -82,15 +91,15 @@ def _connect(address: str, workers: int | None):
     check_ray(address)
     import ray
 
-    env_vars = {"PYTHONPATH": str(REPO_ROOT), "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen")}
+    env_vars = {"PYTHONPATH": str(PACKAGES_ROOT), "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen")}
     try:
         if address == "local":  # "local", not None: ray.init() alone joins a cluster `ray start` left running here
             ray.init(address="local", num_cpus=workers or os.cpu_count(), include_dashboard=False,
                      log_to_driver=False, runtime_env={"env_vars": env_vars})
         else:
-            runtime_env = {
-                "working_dir": str(REPO_ROOT),
-                "excludes": [".venv", ".git", "reports", "runs", "data", "**/__pycache__"],
+            runtime_env = {  # the packages only, not their folder: in an install that is all of site-packages
+                "py_modules": [str(PACKAGES_ROOT / name) for name in PACKAGES],
+                "excludes": ["**/__pycache__"],
                 "env_vars": {"SDL_VIDEODRIVER": env_vars["SDL_VIDEODRIVER"]},
             }
             ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)

@@ -13,10 +13,11 @@ import scenarios
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_sim(*args, timeout=120):
+def run_sim(*args, timeout=120, cwd=ROOT):
     env = dict(os.environ, SDL_VIDEODRIVER="dummy")  # what a user would set; sim makes it draw
+    env.pop("PYTHONPATH", None)  # as a user starts it: the packages are found beside run_sim.py
     return subprocess.run(
-        [sys.executable, str(ROOT / "run_sim.py"), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+        [sys.executable, str(ROOT / "run_sim.py"), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
     )
 
 
@@ -50,6 +51,18 @@ def test_records_merge_headless_one_frame_per_rendered_step(tmp_path):
     assert all(frame.std() > 10 for frame in frames), "no blank frames"
 
 
+def test_runs_from_any_folder_reading_data_beside_it_and_writing_outputs_in_the_current_one(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before = set(ROOT.iterdir())
+    result = run_sim("--scenario", "merge", "--agent", "idm", "--episodes", "1", "--record", "ep.mp4",
+                     "--save-replay", "ep.json", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert "1 episodes: success" in result.stdout
+    assert (elsewhere / "ep.mp4").stat().st_size > 0 and (elsewhere / "ep.json").stat().st_size > 0
+    assert set(ROOT.iterdir()) == before, "nothing written into the repository"
+
+
 def test_help_lists_scenarios_and_agents(capsys):
     code, out, _ = main_in_process(capsys, "--help")
     assert code == 0
@@ -68,6 +81,9 @@ def test_help_lists_scenarios_and_agents(capsys):
         (["--record", "/no/such/folder/x.mp4"], "does not exist"),
         (["--record", "out.avi"], "must end in .mp4 or .gif"),
         (["--obs", "pixels"], "invalid choice"),
+        (["--agent", "zoo:nosuch"], "the zoo has no 'nosuch' agents; it ships"),
+        (["--agent", "zoo", "--train"], "--train trains an agent by its name"),
+        (["--agent", "zoo", "--checkpoint", "zoo/merge/dqn"], "--agent zoo plays the zoo's checkpoint"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys):
@@ -92,4 +108,24 @@ def test_plays_a_registered_task_on_envpool_and_refuses_a_customised_one_in_one_
     assert "2 episodes: success" in out
     code, _, err = main_in_process(capsys, "--scenario", "highway", "--agent", "idle", "--engine", "envpool")
     assert code == 2 and "cannot run on --engine envpool" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_agent_zoo_plays_the_zoo_s_agent_for_the_scenario_as_suites_do(capsys):
+    from agents import zoo
+
+    default = zoo.read_manifest()["defaults"]["merge"]
+    code, out, err = main_in_process(capsys, "--scenario", "merge", "--agent", "zoo", "--episodes", "1", "--no-window")
+    assert code == 0, err
+    assert f"loaded {default} checkpoint {ROOT / 'zoo' / 'merge' / default}\n" in out
+    assert f"merge / {default}" in out and "1 episodes:" in out
+
+
+def test_agent_zoo_on_a_scenario_without_a_zoo_agent_is_one_line(capsys):
+    from agents import zoo
+
+    shipped = set(zoo.read_manifest()["defaults"])
+    bare = next(name for name in scenarios.names() if not set(scenarios.lineage(name)) & shipped)
+    code, _, err = main_in_process(capsys, "--scenario", bare, "--agent", "zoo")
+    assert code == 2 and f"the zoo has no agent for {bare}; it has agents for " in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
