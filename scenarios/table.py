@@ -1,6 +1,6 @@
 """The README's scenario table, made from the catalog so that it cannot go stale:
-`python -m scenarios.table` prints it, and tests/scenarios/test_catalog.py checks that README.md
-holds it as printed."""
+`python -m scenarios.table` prints it, docs/make_readme_tables.py writes it into README.md, and
+tests/test_readme.py checks that README.md holds it as printed."""
 
 from __future__ import annotations
 

@@ -113,4 +113,4 @@ def test_the_readme_scenario_table_is_the_catalogs():
     from scenarios.table import markdown_table
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert markdown_table() in readme, "README's scenario table is stale: paste `python -m scenarios.table` over it"
+    assert markdown_table() in readme, "README's scenario table is stale: run python docs/make_readme_tables.py"
