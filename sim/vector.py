@@ -66,7 +66,6 @@ def make_vec_env(
         raise ValueError(f"seeds must be {n_envs} integers from 0 to {MAX_SEED}, one per worker, got {seeds!r:.80}")
     seeds = [int(s) for s in seeds]  # plain ints, for worker_seeds and the workers' first reset
     scenario = scenarios.get(scenario) if isinstance(scenario, str) else scenario
-    name = scenario.name
     worker_obs = "camera" if obs == "features" else obs
     if obs == "features":
         from perception.features import encoder_and_camera
