@@ -5,15 +5,17 @@ writes training_throughput.json here.
 
 1. raw: highway-env's gymnasium env (its own Kinematics observation) against EnvPool's (1 and 8 envs).
 2. ours: make_vec_env(n_envs=4) on each engine under obs kinematics, camera (4 frames 0.2 s apart +
-   route, drawn from the WorldState) and features (the v2 encoder on that camera, batched), with
+   route, drawn from the WorldState) and features (perception's CAMERA_WEIGHTS encoder on that camera), with
    random actions: what a training loop's env side costs.
 3. training: our dqn and SB3's ppo through agents.runs.train_agent with their default settings,
-   on each engine, on obs features of the v2 encoder (the world-state camera: the like-for-like
+   on each engine, on obs features of the CAMERA_WEIGHTS encoder (the world-state camera: the like-for-like
    pair) and kinematics; on highway-env also the zoo's recipe (features of the default encoder, on
    highway-env's own camera) and highway-env's reference SB3 CNN recipe (DQN CnnPolicy on its 4 x
    128 x 64 grayscale frames). Steps/s from each run's train_seconds (evaluations excluded).
-4. where the time goes: a profiled dqn run on EnvPool on v2 features, split into the engine, the
-   WorldState and metrics, the camera, the encoder, the learner and acting.
+4. where the time goes: a profiled features vec env on EnvPool with its 4 envs in this process,
+   split into the engine, the WorldState and metrics, the camera and the encoder; and a profiled
+   dqn run's main process (envs in their worker processes, one per core: sim/envpool_shards.py),
+   split into waiting for the workers, the learner and acting.
 The machine is shared: every figure here is measured in this one run, and the ratios are what
 the issue's targets name. torch runs on 1 thread (faster for these small networks on 2 cores).
 """
@@ -40,6 +42,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import scenarios  # noqa: E402
+from perception.weights import CAMERA_WEIGHTS, load_encoder  # noqa: E402
 from sim import CameraConfig, make_vec_env  # noqa: E402
 
 gym.register_envs(highway_env)
@@ -91,7 +94,8 @@ def ours(scenario, steps: int, encoder) -> dict:
     return out
 
 
-def train(agent_name: str, scenario: str, obs: str, engine: str, steps: int, workdir: Path, encoder: str = "v3") -> float:
+def train(agent_name: str, scenario: str, obs: str, engine: str, steps: int, workdir: Path,
+          encoder: str = CAMERA_WEIGHTS) -> float:
     import agents
     from agents.runs import train_agent
 
@@ -119,28 +123,46 @@ def sb3_cnn(scenario: str, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-# where a profiled run's time goes: (category, functions whose cumulative time counts for it)
-PARTS = {
+# where a profiled env step's time goes, all envs in this process: (category, functions whose
+# cumulative time counts for it)
+ENV_PARTS = {
     "engine (EnvPool step + state read)": ("envpool_env.py:_run",),
     "WorldState, truth, lane labels, metrics": ("world.py:_record", "env.py:_label", "metrics.py:_update"),
     "camera (rasterise the frames)": ("raster.py:observation",),
     "encoder (features of the batch)": ("features.py:encode_frames",),
+}
+# where a profiled dqn run's main process spends its time, the envs in their worker processes
+TRAINING_PARTS = {
+    "waiting for the env workers": ("~:<method 'poll' of 'select.poll' objects>",),
     "learner (sample, loss, optimiser)": ("dqn.py:update", "replay.py:sample", "replay.py:update_priorities"),
     "acting (Q-values of the batch)": ("dqn.py:q_values",),
 }
 
 
-def profile(scenario: str, steps: int, workdir: Path) -> dict:
+def shares(run, parts: dict) -> dict:
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
-    train("dqn", scenario, "features", "envpool", steps, workdir / "profiled")
+    run()
     profiler.disable()
     total = time.perf_counter() - start
     cumulative = {f"{Path(file).name}:{name}": ct for (file, _, name), (_, _, _, ct, _) in pstats.Stats(profiler).stats.items()}
-    parts = {part: sum(cumulative.get(f, 0.0) for f in functions) / total for part, functions in PARTS.items()}
-    parts["other (evaluation, checkpoints, Python glue)"] = 1.0 - sum(parts.values())
-    return {k: round(v, 3) for k, v in parts.items()}
+    out = {part: sum(cumulative.get(f, 0.0) for f in functions) / total for part, functions in parts.items()}
+    out["other (Python glue, evaluation excluded from steps/s)"] = 1.0 - sum(out.values())
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def env_profile(scenario, steps: int, encoder) -> dict:
+    venv = make_vec_env(scenario.name, 4, obs="features", seed=0, engine="envpool", encoder=encoder, subprocess=False)
+    venv.reset()
+
+    def run():
+        for _ in range(steps):
+            venv.step(np.array([venv.action_space.sample() for _ in range(4)]))
+
+    out = shares(run, ENV_PARTS)
+    venv.close()
+    return out
 
 
 def main() -> None:
@@ -153,8 +175,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     scenario = scenarios.get(args.scenario)
-    from perception.weights import CAMERA_WEIGHTS, load_encoder
-
     result = {"scenario": scenario.name, "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                                                     "torch_threads": 1}}
     result["raw_steps_per_s"] = raw(scenario, args.env_steps)
@@ -174,7 +194,11 @@ def main() -> None:
                     agent, scenario.name, "features", "highway-env", args.steps, workdir, encoder="default")
             training["sb3-cnn reference/highway-env"] = sb3_cnn(scenario.name, args.steps // 3)
             result["training_steps_per_s"] = training
-            result["dqn_features_envpool_time_share"] = profile(scenario.name, args.steps // 2, workdir)
+            result["dqn_features_envpool_main_process_time_share"] = shares(
+                lambda: train("dqn", scenario.name, "features", "envpool", args.steps // 2, workdir / "profiled"),
+                TRAINING_PARTS)
+    result["envpool_features_env_step_time_share_in_one_process"] = env_profile(scenario, args.env_steps,
+                                                                               load_encoder(CAMERA_WEIGHTS))
     r, o, t = result["raw_steps_per_s"], result["our_vec_env_steps_per_s"], result.get("training_steps_per_s", {})
     result["ratios_envpool_over_highway_env"] = {
         "raw x8": r["envpool x8"] / r["highway-env"],
