@@ -1,6 +1,7 @@
 """The model zoo: a trained agent for every scenario, shipped under zoo/ with a manifest.
 
     python -m agents.zoo train --agent dqn --scenario all    train by zoo/recipes.yaml, ship the best checkpoints
+        [--workers N | --ray local|auto|host:port] [--resume]  (a queue of (scenario, seed) jobs: agents/zoo_queue.py)
     python -m agents.zoo score                                score the zoo, idm and the floors on the standard suite
                                                               and write docs/zoo.md
     python -m agents.zoo list                                 what is shipped (zoo/manifest.json)
@@ -205,33 +206,34 @@ def _rank(entry: dict) -> tuple[float, float]:
     return held.get("success_rate", -1.0), held.get("mean_return", float("-inf"))
 
 
-def train(agent: str, names: list[str], recipes: dict, device, resume: bool) -> int:
-    """Train and ship each scenario in turn; a scenario whose environment worker dies is
-    reported in one line (with its resume command) and the others still train."""
-    from agents import get_class
-    from agents.runs import train_agent
-    from sim.vector import EnvWorkerError
+def train(agent: str, names: list[str], recipes: dict, device, resume: bool, workers: int = 1,
+          ray: str | None = None) -> int:
+    """Run the queue of (scenario, seed) jobs (agents/zoo_queue.py), then ship each scenario's best
+    seed on validation. A job whose environment worker dies is reported in one line and the
+    others still train; --resume continues the queue."""
+    from agents.zoo_queue import INTERRUPTED, best_seed, exit_code, job_state, jobs_of, run_queue, summary_line
 
-    failed = []
+    jobs = jobs_of(agent, names, recipes, ZOO_RUNS_DIR)
+    earlier = [job for job in jobs if job_state(job) != "new"]
+    if earlier and not resume:
+        raise AgentError(f"{earlier[0].folder} holds an earlier queue's run: add --resume to continue that queue, "
+                         f"or move {ZOO_RUNS_DIR} away to start again")
+    print(f"[zoo] {len(jobs)} job{'s' * (len(jobs) != 1)} ({agent}: {', '.join(names)}; seeds per recipe) on "
+          f"{'Ray ' + ray if ray else f'{workers} local worker' + ('s' if workers > 1 else '')}")
+    results = run_queue(jobs, str(device), workers, ray)
+    code = exit_code(results)
+    if code == INTERRUPTED:
+        return code
     for scenario in names:
-        recipe = recipes[agent][scenario]
-        command = f"python -m agents.zoo train --agent {agent} --scenario {scenario}"
-        print(f"[zoo] {agent} on {scenario}: {recipe['steps']} steps  ({command})")
-        try:
-            run_dir = train_agent(get_class(agent), scenario, recipe["steps"], device, None, resume,
-                                  dict(recipe.get("set", {})), recipe.get("seed", 0), runs_dir=ZOO_RUNS_DIR)
-        except EnvWorkerError as err:
-            print(f"[zoo] error: {agent} on {scenario} stopped: {err.what}; continue with {command} --resume",
-                  file=sys.stderr)
-            failed.append(scenario)
+        folder, scores = best_seed(results, scenario)
+        print(summary_line(scenario, agent, scores))
+        if folder is None:
+            print(f"[zoo] error: no finished {agent} run on {scenario} to ship", file=sys.stderr)
             continue
-        last = read_config(run_dir / "last")
-        if last.get("steps", 0) < last.get("total_steps", 0):  # Ctrl-C: saved in last/, nothing shipped
-            print(f"[zoo] interrupted: continue with {command} --resume", file=sys.stderr)
-            return 130
-        folder = ship(run_dir, command, recipe)
-        print(f"[zoo] shipped {folder} ({last.get('train_seconds')} s of training)")
-    return 1 if failed else 0
+        recipe = {**recipes[agent][scenario], "validation_driving_score_by_seed": scores}
+        shipped = ship(folder, f"python -m agents.zoo train --agent {agent} --scenario {scenario}", recipe)
+        print(f"[zoo] shipped {shipped} from {folder.name} ({read_config(folder / 'last').get('train_seconds')} s of training)")
+    return code
 
 
 def list_zoo() -> int:
@@ -267,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     trainer.add_argument("--agent", required=True, help="an agent with recipes in zoo/recipes.yaml (dqn, ppo, sac)")
     trainer.add_argument("--scenario", nargs="+", default=["all"], help="scenarios, or 'all' of the agent's recipes (default)")
     trainer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    trainer.add_argument("--resume", action="store_true", help="continue the newest interrupted zoo run of each scenario")
+    trainer.add_argument("--resume", action="store_true", help="continue an interrupted queue: finished jobs are kept")
+    trainer.add_argument("--workers", type=int, default=1, help="jobs trained at once on this machine (default: 1)")
+    trainer.add_argument("--ray", metavar="ADDRESS", help="train the jobs as Ray tasks: local, auto or host:port")
     shipper = commands.add_parser("ship", help="ship a training run's best checkpoint (a runs/... folder) into zoo/")
     shipper.add_argument("run", type=Path)
     scorer = commands.add_parser("score", help="score the zoo, idm and the floors on a suite; write docs/zoo.md")
@@ -302,8 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"no {args.agent} recipe for {', '.join(unknown)}; there are: {', '.join(recipes[args.agent])}")
         from perception.device import resolve_device
+        from scoring.ray_backend import RayUnavailableError
 
-        return train(args.agent, names, recipes, resolve_device(args.device), args.resume)
+        if not 1 <= args.workers <= 256:
+            parser.error(f"--workers must be from 1 to 256, got {args.workers}")
+        try:
+            return train(args.agent, names, recipes, resolve_device(args.device), args.resume, args.workers, args.ray)
+        except RayUnavailableError as err:
+            parser.error(str(err))
     except (AgentError, ScenarioError) as err:  # a bad checkpoint, run or catalog file: one line
         parser.error(str(err))
     except KeyboardInterrupt:

@@ -66,7 +66,7 @@ def check_ray(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
         reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err)).lower()
         raise RayUnavailableError(
             f"cannot reach a Ray cluster at {address} ({reason} within {timeout:g} s): start one there with "
-            f"`ray start --head --port {port}`, or score on this machine with --ray local") from None
+            f"`ray start --head --port {port}`, or run on this machine with --ray local") from None
 
 
 def run_ray(tasks: list[Task], address: str, workers: int | None = None,
@@ -80,14 +80,16 @@ def run_ray(tasks: list[Task], address: str, workers: int | None = None,
     episode still running episode_timeout [s] later is hung: it is cancelled (Ray kills its
     worker) and a ScoringWorkerError naming it ends the run. So does a cluster on which nothing
     starts or finishes for episode_timeout (it never runs our tasks)."""
-    ray = _connect(address, workers)
+    ray = connect(address, workers)
     try:
         yield from _ray_episodes(ray, tasks, episode_timeout, address)
     finally:
         ray.shutdown()
 
 
-def _connect(address: str, workers: int | None):
+def connect(address: str, workers: int | None):
+    """Ray, initialised on the cluster at `address` ("local": one started here with `workers` CPUs),
+    with our packages importable by its workers; RayUnavailableError in one line if there is none."""
     check_ray(address)
     import ray
 

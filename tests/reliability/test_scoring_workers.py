@@ -193,6 +193,6 @@ def test_an_unreachable_ray_cluster_is_one_line_in_seconds_and_writes_nothing(tm
     with pytest.raises(SuiteSetupError) as caught:
         score_suite(str(file), ["idm"], reports_dir=tmp_path / "reports", ray="auto" if how == "auto" else f"127.0.0.1:{port}")
     assert str(caught.value) == (f"cannot reach a Ray cluster at 127.0.0.1:{port} (connection refused within 5 s): start "
-                                 f"one there with `ray start --head --port {port}`, or score on this machine with --ray local")
+                                 f"one there with `ray start --head --port {port}`, or run on this machine with --ray local")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "reports").exists()
