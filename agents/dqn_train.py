@@ -50,7 +50,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         ready = steps >= c.learning_starts and buffer.size >= min(c.learning_starts, c.buffer_size)
         return ready and (steps // c.n_envs) % c.train_every == 0
 
-    def learn(steps: int) -> None:
+    def learn(steps: int, epsilon: float) -> None:  # epsilon: the acting step's, logged beside the losses
         for _ in range(c.gradient_steps):
             batch, indices, weights = buffer.sample(c.batch_size, c.beta(steps, total_steps))
             td, logs = learner.update(batch, weights)
@@ -58,7 +58,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
         if learner.updates % 100 == 0:
             for key, value in logs.items():
                 writer.add_scalar(f"train/{key}", value, steps)
-            writer.add_scalar("train/epsilon", c.epsilon(steps, total_steps), steps)
+            writer.add_scalar("train/epsilon", epsilon, steps)
 
     obs = venv.reset()
     start, start_steps = time.perf_counter(), agent.steps
@@ -77,7 +77,7 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
                     # samples the replay buffer as it was before this step's transitions.
                     venv.step_async(actions)
                     if learning_due(agent.steps + c.n_envs):
-                        learn(agent.steps + c.n_envs)
+                        learn(agent.steps + c.n_envs, epsilon)
                     next_obs, rewards, dones, infos = venv.step_wait()
                     for i in range(c.n_envs):
                         truncated = bool(infos[i].get("TimeLimit.truncated", False))

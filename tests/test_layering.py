@@ -27,6 +27,7 @@ UPWARD = {
     ("perception/collect.py", "agents"),  # data collection drives with the rule-based baselines
     ("agents/zoo.py", "scoring"),  # the zoo tool is an application on top: it scores the zoo
     ("agents/zoo_report.py", "scoring"),
+    ("agents/zoo_queue.py", "scoring"),  # its training queue runs on the suites' Ray backend
 }
 # What scenarios must not pull in: torch (and stable-baselines3, which imports it), pygame, and
 # highway-env's drawing modules. It may import highway-env's env classes to validate a config.

@@ -16,7 +16,7 @@ from agents.zoo_queue import best_seed, job_state, jobs_of, run_queue, summary_l
 from tests.conftest import ctrl_c_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
-SHORT = {"obs": "kinematics", "learning_starts": 100, "n_envs": 2}
+SHORT = {"obs": "kinematics", "learning_starts": 100, "n_envs": 1}  # one env: in-process, no shard workers to start
 LEARN = {"engine": "envpool", "eval_every": 300, "eval_episodes": 1}
 
 
@@ -57,9 +57,9 @@ sys.exit(exit_code(run_queue(jobs_of("dqn", ["merge-v0"], {recipes!r}, Path({run
 def test_a_queue_stopped_by_ctrl_c_resumes_where_it_stopped(tmp_path):
     """Job 0 finishes, job 1 is stopped midway by Ctrl-C (it saves last/), job 2 never starts; the
     resumed queue keeps job 0 as it was, continues job 1 and trains job 2."""
-    book = recipes(1500, [0, 1, 2])
+    book = recipes(900, [0, 1, 2])
     runs = str(tmp_path / "runs")
-    learn = {**LEARN, "eval_every": 500}  # each evaluation is a highway-env episode: few of them
+    learn = {**LEARN, "eval_every": 300}  # each evaluation is a highway-env episode: few of them
     script = QUEUE.format(recipes=book, runs=runs, learn=learn)
     jobs = jobs_of("dqn", ["merge-v0"], book, Path(runs), **learn)
     # job 0 short: a queue of its own first, so that the stopped queue finds it finished
@@ -76,10 +76,12 @@ def test_a_queue_stopped_by_ctrl_c_resumes_where_it_stopped(tmp_path):
     out, _ = queue.communicate(timeout=120)
     assert queue.returncode == 130, out
     assert "interrupted" in out and "--resume" in out
-    assert [job_state(job) for job in jobs] == ["done", "started", "new"]
-    stopped_at = json.loads((jobs[1].folder / "last" / "config.json").read_text())["steps"]
-    assert 0 < stopped_at < 1500
+    states = [job_state(job) for job in jobs]  # job 1 stopped, or (on a slow machine) job 2 if 1 finished first
+    assert states[0] == "done" and "started" in states, states
+    stopped = jobs[states.index("started")]
+    assert states[states.index("started") + 1:] == ["new"] * (2 - states.index("started"))
+    assert 0 < json.loads((stopped.folder / "last" / "config.json").read_text())["steps"] < 900
     results = run_queue(jobs, "cpu")
     assert [r["state"] for r in results] == ["done"] * 3
     assert evaluations(jobs[0]) == kept  # not trained again
-    assert json.loads((jobs[1].folder / "last" / "config.json").read_text())["steps"] >= 1500
+    assert json.loads((stopped.folder / "last" / "config.json").read_text())["steps"] >= 900
