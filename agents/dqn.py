@@ -60,6 +60,7 @@ class DQNConfig:
     max_grad_norm: float = 10.0
     crash_penalty: float = 0.0  # [reward] subtracted when an episode ends in a collision or off road (training only)
     progress_reward: float = 0.0  # [reward per whole route] added as route progress is gained (training only)
+    ttc_penalty: float = 0.0  # [reward per step] for a time-to-collision under agents.training.TTC_MARGIN (training only)
 
     @classmethod
     def from_dict(cls, values: dict) -> "DQNConfig":

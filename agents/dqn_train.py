@@ -37,7 +37,8 @@ def train_dqn(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
 
         encoder = load_encoder(c.encoder, device=agent.device)
     seed = agent.seed or 0  # the run seed; env seeds come from the seed plan (training_vec_env)
-    venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder, engine, c.progress_reward)
+    venv = training_vec_env(agent.scenario, c.n_envs, c.obs, seed, agent.steps, c.crash_penalty, encoder, engine, c.progress_reward,
+                            c.ttc_penalty)
     space = venv.observation_space
     buffer = ReplayBuffer(c.buffer_size, space.shape, obs_dtype, alpha, seed)
     nstep = NStepCollector(c.n_envs, c.n_step, c.gamma)

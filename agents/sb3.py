@@ -36,7 +36,8 @@ from agents.settings import check_setting, read_settings_table
 # Settings of ours, next to the algorithm's own constructor arguments.
 OWN_DEFAULTS = {"obs": "features", "encoder": "default", "n_envs": 4, "net_arch": [256, 256], "finetune_encoder": False,
                 "crash_penalty": 0.0,  # [reward] off a crash's or off-road end, training only (agents/training.py)
-                "progress_reward": 0.0}  # [reward per whole route] for route progress, training only (agents/training.py)
+                "progress_reward": 0.0,  # [reward per whole route] for route progress, training only (agents/training.py)
+                "ttc_penalty": 0.0}  # [reward per step] for a short time-to-collision, training only (agents/training.py)
 # Constructor arguments that are not hyperparameters (or that the adapter sets itself).
 NOT_SETTINGS = {"self", "policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device",
                 "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs", "replay_buffer_class",

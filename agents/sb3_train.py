@@ -90,7 +90,8 @@ def train_sb3(agent, total_steps: int, run_dir: Path, eval_every: int = 5_000, e
 
         encoder = load_encoder(settings.encoder, device=agent.device)
     venv = training_vec_env(agent.scenario, settings.values["n_envs"], settings.obs, agent.seed, agent.steps,
-                            settings.values["crash_penalty"], encoder, engine, settings.values["progress_reward"])
+                            settings.values["crash_penalty"], encoder, engine, settings.values["progress_reward"],
+                            settings.values["ttc_penalty"])
     # SB3's own seed (torch, numpy, exploration) changes on resume like the workers' seeds. It was
     # run seed * 1000 + steps, which numpy refuses past 2**32. Building the model calls
     # venv.seed(seed), which keeps the workers' seeds (sim/vector.py PlannedSeeds).

@@ -31,8 +31,10 @@ from scenarios.seeds import training_env_seeds, validation_seeds
 from sim import make_env, make_vec_env
 from sim.files import atomic_write, write_json_atomic
 from sim.rollout import play_episodes
-from sim.score import score_episode
+from sim.score import TTC_THRESHOLD, score_episode
 from sim.table import summary
+
+TTC_MARGIN = 2 * TTC_THRESHOLD  # [s] the TTC below which ttc_penalty shaping starts (VecTrainingShaping)
 
 # How often and how long a run evaluates, unless told; a resumed run keeps its own (config.json "evaluation").
 EVALUATION_DEFAULTS = {"eval_every": 5_000, "eval_episodes": 20}
@@ -40,15 +42,17 @@ EVALUATION_DEFAULTS = {"eval_every": 5_000, "eval_episodes": 20}
 
 def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None, start_step: int,
                      crash_penalty: float = 0.0, encoder=None, engine: str = "highway-env",
-                     progress_reward: float = 0.0):
+                     progress_reward: float = 0.0, ttc_penalty: float = 0.0):
     """The vector env a training loop learns on: worker seeds from the seed plan for (run seed,
     the step it starts at), so a resumed run does not replay its first episodes; training-only
-    reward shaping (VecTrainingShaping) when crash_penalty or progress_reward is not 0. engine:
+    reward shaping (VecTrainingShaping) when crash_penalty, progress_reward or ttc_penalty is not 0. engine:
     "highway-env" (subprocess workers) or "envpool" (one EnvPool on threads); held-out
     evaluations run on highway-env."""
     seeds = training_env_seeds(run_seed or 0, start_step, n_envs)
     venv = make_vec_env(scenario, n_envs, obs=obs, seeds=seeds, encoder=encoder, engine=engine)
-    return VecTrainingShaping(venv, crash_penalty, progress_reward) if crash_penalty or progress_reward else venv
+    if not (crash_penalty or progress_reward or ttc_penalty):
+        return venv
+    return VecTrainingShaping(venv, crash_penalty, progress_reward, ttc_penalty)
 
 
 def check_training_engine(engine: str, obs: str, encoder: str) -> None:
@@ -232,13 +236,18 @@ class VecTrainingShaping(VecEnvWrapper):
         step (info["route_progress"], the share of the reference distance: what the driving
         score's progress measures), so that waiting (roundabout, intersection) earns nothing
         and covering the whole route earns progress_reward.
+    ttc_penalty [reward per step]: subtracted at each driving step in proportion to how far the
+        time-to-collision along the ego's path (info["ttc"], sim/metrics.py) is below TTC_MARGIN:
+        all of it at contact, none at TTC_MARGIN or more. The score counts an episode as unsafe
+        once that TTC falls below sim.score.TTC_THRESHOLD; the margin, twice that, asks for
+        headway before the score's line is crossed.
     """
 
     FAILURES = ("collision", "offroad")
 
-    def __init__(self, venv, penalty: float = 0.0, progress_reward: float = 0.0) -> None:
+    def __init__(self, venv, penalty: float = 0.0, progress_reward: float = 0.0, ttc_penalty: float = 0.0) -> None:
         super().__init__(venv)
-        self.penalty, self.progress_reward = float(penalty), float(progress_reward)
+        self.penalty, self.progress_reward, self.ttc_penalty = float(penalty), float(progress_reward), float(ttc_penalty)
         self._progress = np.zeros(venv.num_envs)  # each env's route progress after its last step
 
     def reset(self):
@@ -252,5 +261,7 @@ class VecTrainingShaping(VecEnvWrapper):
         progress = np.array([info.get("route_progress", last) for info, last in zip(infos, self._progress)])
         gained = np.maximum(progress - self._progress, 0.0)
         self._progress = np.where(dones, 0.0, progress)  # the next step starts a new episode
-        shaped = rewards - self.penalty * failed + self.progress_reward * gained
+        ttc = np.array([info.get("ttc", np.inf) for info in infos])
+        short = np.clip(1.0 - ttc / TTC_MARGIN, 0.0, 1.0)  # 0 beyond the margin (and when not closing: inf)
+        shaped = rewards - self.penalty * failed + self.progress_reward * gained - self.ttc_penalty * short
         return obs, shaped.astype(rewards.dtype), dones, infos

@@ -149,6 +149,7 @@ class EpisodeMetrics(gym.Wrapper, gym.utils.RecordConstructorArgs):
         elif not ego.crashed:  # a driving step (the crash step measures the crash, not the driving)
             ahead = ahead_on_path(road, ego, self._route.lanes_ahead(road.network, lane, PATH_HORIZON))
             rec.min_ttc = min(rec.min_ttc, ahead.ttc)
+            info["ttc"] = float(ahead.ttc)  # [s] this step's, along the path (inf: not closing); training's TTC shaping reads it
             self._ratios.append(speed_ratio(float(ego.speed), ahead, self.scenario.route.reference_speed))
             turn = (float(ego.heading) - self._last_heading + math.pi) % (2 * math.pi) - math.pi
             self._comfortable += comfortable(float(ego.speed), previous_speed, turn, env.config["policy_frequency"])

@@ -247,3 +247,27 @@ def test_progress_reward_pays_for_route_progress_and_nothing_for_waiting():
         totals[name] = (extra, progress)
     assert totals["brake"][0] == pytest.approx(2.0 * totals["brake"][1], abs=1e-5) and totals["brake"][1] < 0.05
     assert totals["idle"][0] == pytest.approx(2.0 * totals["idle"][1], abs=1e-5) and totals["idle"][1] > 0.1
+
+
+def test_ttc_penalty_charges_each_step_by_how_short_its_time_to_collision_is():
+    """Always "faster" on highway seed 5 closes in on a car and crashes: the steps whose TTC along
+    the path falls under the margin pay for it in proportion, the others pay nothing."""
+    from agents.training import TTC_MARGIN, VecTrainingShaping
+    from sim import make_vec_env
+
+    plain = make_vec_env("highway", 1, obs="kinematics", seed=5)
+    shaped = VecTrainingShaping(make_vec_env("highway", 1, obs="kinematics", seed=5), ttc_penalty=2.0)
+    plain.reset(), shaped.reset()
+    charged = []
+    for _ in range(30):
+        _, r_plain, done, info = plain.step(np.array([3]))
+        _, r_shaped, _, _ = shaped.step(np.array([3]))
+        ttc = info[0].get("ttc", np.inf)
+        expected = 2.0 * max(0.0, 1.0 - ttc / TTC_MARGIN)
+        assert r_plain[0] - r_shaped[0] == pytest.approx(expected, abs=1e-5)
+        charged.append(expected)
+        if done[0]:
+            break
+    plain.close(), shaped.close()
+    assert info[0]["episode"]["outcome"] == "collision"
+    assert any(c > 0 for c in charged) and any(c == 0 for c in charged)
