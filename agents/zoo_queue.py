@@ -133,10 +133,9 @@ def run_queue(jobs: list[Job], device: str = "cpu", workers: int = 1, ray: str |
 
 
 def _run_on_ray(jobs: list[Job], device: str, address: str, workers: int):
-    from scoring.ray_backend import connect
+    from scoring.ray_backend import ray_session
 
-    ray = connect(address, workers if address == "local" else None)
-    try:
+    with ray_session(address, workers if address == "local" else None) as ray:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
         refs = {remote.remote(job, device): job for job in jobs}
         while refs:
@@ -152,8 +151,6 @@ def _run_on_ray(jobs: list[Job], device: str, address: str, workers: int):
                     yield ray.get(ref)
                 except Exception as err:  # a task that died with its worker or node: its job resumes later
                     yield {"job": job, "state": "failed", "error": f"{type(err).__name__}: {str(err).splitlines()[0]}"}
-    finally:
-        ray.shutdown()
 
 
 def best_seed(results: list[dict], scenario: str) -> tuple[Path | None, dict]:

@@ -8,8 +8,10 @@ Ray is imported only here, and only when --ray is given (it costs seconds to imp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -80,11 +82,26 @@ def run_ray(tasks: list[Task], address: str, workers: int | None = None,
     episode still running episode_timeout [s] later is hung: it is cancelled (Ray kills its
     worker) and a ScoringWorkerError naming it ends the run. So does a cluster on which nothing
     starts or finishes for episode_timeout (it never runs our tasks)."""
-    ray = connect(address, workers)
-    try:
+    with ray_session(address, workers) as ray:
         yield from _ray_episodes(ray, tasks, episode_timeout, address)
+
+
+@contextlib.contextmanager
+def ray_session(address: str, workers: int | None):
+    """connect(), then ray.shutdown() and this process's SIGINT/SIGTERM handlers as they were:
+    ray.init installs a SIGTERM handler that exits with code 15 and leaves it after shutdown, so
+    processes forked later (scoring's pool workers) would answer the pool's SIGTERM with exit
+    code 15 instead of ending by the signal."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        ray = connect(address, workers)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def connect(address: str, workers: int | None):

@@ -32,7 +32,11 @@ def evaluations(job) -> list:
 def test_a_queue_trains_every_seed_and_picks_the_best_on_validation(tmp_path, backend):
     jobs = jobs_of("dqn", ["merge-v0"], recipes(300, [0, 1]), tmp_path / "runs", **LEARN)
     assert [(j.scenario, j.seed) for j in jobs] == [("merge-v0", 0), ("merge-v0", 1)]
+    handlers = [signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)]
     results = run_queue(jobs, "cpu", workers=2, ray="local" if backend == "ray" else None)
+    # ray.init leaves a SIGTERM handler that exits with code 15: processes forked later (scoring's
+    # pool workers) would not end by the pool's SIGTERM. The session puts ours back.
+    assert [signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)] == handlers
     assert sorted(r["job"].seed for r in results) == [0, 1] and all(r["state"] == "done" for r in results)
     assert all(job_state(job) == "done" and evaluations(job) for job in jobs)
     folder, scores = best_seed(results, "merge-v0")
