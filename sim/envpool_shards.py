@@ -22,8 +22,8 @@ import signal
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
-from sim.vector import (PIPE_ERRORS, STEP_TIMEOUT, WORKER_JOIN_TIMEOUT, EnvWorkerError, PlannedSeeds, _WorkerPipe,
-                        exit_cause)
+from sim.vector import (PIPE_ERRORS, STEP_TIMEOUT, WORKER_JOIN_TIMEOUT, EnvWorkerError, PlannedSeeds,
+                        WorkerProcesses, _WorkerPipe)
 
 
 def split(n_envs: int, shards: int) -> list[range]:
@@ -73,7 +73,7 @@ def _shard_worker(conn, make) -> None:
             return
 
 
-class ShardedVecEnv(PlannedSeeds, VecEnv):
+class ShardedVecEnv(PlannedSeeds, WorkerProcesses, VecEnv):
     """An SB3 VecEnv of `len(makers)` shards (each a zero-argument function that builds an
     EnvPoolVecEnv in its worker), their envs concatenated in order."""
 
@@ -81,6 +81,7 @@ class ShardedVecEnv(PlannedSeeds, VecEnv):
                  step_timeout: float = STEP_TIMEOUT) -> None:
         self.worker_seeds, self.scenario, self.step_timeout = list(seeds), scenario, step_timeout
         self.sizes, self.dead, self.closed, self.roads = list(sizes), None, False, [None] * len(makers)
+        self.workers = len(makers)
         context = multiprocessing.get_context("forkserver")  # a clean interpreter, as sim.vector's workers
         self.processes, self.remotes = [], []
         for i, make in enumerate(makers):
@@ -123,17 +124,6 @@ class ShardedVecEnv(PlannedSeeds, VecEnv):
             info["world"] = dataclasses.replace(info["world"], road=self.roads[shard])
         return info
 
-    def worker_died(self, index: int, hung: bool = False) -> EnvWorkerError:
-        process = self.processes[index] if index < len(self.processes) else None
-        if hung:
-            cause = f"hung: no answer within {self.step_timeout:g} s"
-        else:
-            if process is not None:
-                process.join(WORKER_JOIN_TIMEOUT)
-            cause = exit_cause(process.exitcode) if process is not None else "never started"
-        self.dead = EnvWorkerError(index, len(self.sizes), getattr(process, "pid", None), self.scenario, cause)
-        return self.dead
-
     def close(self) -> None:
         if self.closed:
             return
@@ -146,16 +136,6 @@ class ShardedVecEnv(PlannedSeeds, VecEnv):
             except (EnvWorkerError, *PIPE_ERRORS):
                 pass
         self._end_workers()
-
-    def _end_workers(self) -> None:
-        for process in self.processes:
-            if process.is_alive():
-                process.kill()
-        for process in self.processes:
-            process.join(WORKER_JOIN_TIMEOUT)
-        for remote in self.remotes:
-            remote.close()
-        self.closed = True
 
     # The VecEnv API's per-env access, each env asked in its shard
     def _call(self, method: str, args: tuple, indices, kwargs=None) -> list:

@@ -225,22 +225,11 @@ class _WorkerPipe:
         self.conn.close()
 
 
-class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
-    """SB3's SubprocVecEnv (forkserver) whose dead workers raise EnvWorkerError, and whose
-    close() never waits on a dead worker (SB3's would raise from it, or block)."""
-
-    def __init__(self, env_fns, scenario: str, seeds: list[int], step_timeout: float = STEP_TIMEOUT) -> None:
-        self.scenario, self.dead, self.worker_seeds, self.step_timeout = scenario, None, list(seeds), step_timeout
-        # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
-        try:
-            super().__init__(env_fns, start_method="forkserver")
-        except PIPE_ERRORS as err:  # worker 0 died before it could describe its spaces
-            self.processes = getattr(self, "processes", [])
-            self.num_envs = len(env_fns)
-            error = self.worker_died(0)
-            self._end_workers()
-            raise error from err
-        self.remotes = tuple(_WorkerPipe(conn, i, self) for i, conn in enumerate(self.remotes))
+class WorkerProcesses:
+    """What a vector env of worker processes does when one of them dies or hangs, and how it ends
+    them all: WorkerVecEnv (an env per worker) and sim/envpool_shards.py ShardedVecEnv (a shard of
+    envs per worker). Reads processes, remotes, scenario, step_timeout and workers (their number);
+    sets dead and closed."""
 
     def worker_died(self, index: int, hung: bool = False) -> EnvWorkerError:
         """The error for worker `index`, whose pipe just broke (or that gave no answer within
@@ -252,8 +241,39 @@ class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
             if process is not None:
                 process.join(WORKER_JOIN_TIMEOUT)  # a pipe breaks a moment before the exit code is known
             cause = exit_cause(process.exitcode) if process is not None else "never started"
-        self.dead = EnvWorkerError(index, self.num_envs, getattr(process, "pid", None), self.scenario, cause)
+        self.dead = EnvWorkerError(index, self.workers, getattr(process, "pid", None), self.scenario, cause)
         return self.dead
+
+    def _end_workers(self) -> None:
+        # The survivors may be mid-step with a reply nobody will read: SIGKILL, since workers
+        # ignore SIGINT/SIGTERM, and their envs hold nothing worth a clean exit.
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()
+        for process in self.processes:
+            process.join(WORKER_JOIN_TIMEOUT)
+        for remote in getattr(self, "remotes", ()):
+            remote.close()
+        self.closed = True
+
+
+class WorkerVecEnv(PlannedSeeds, WorkerProcesses, SubprocVecEnv):
+    """SB3's SubprocVecEnv (forkserver) whose dead workers raise EnvWorkerError, and whose
+    close() never waits on a dead worker (SB3's would raise from it, or block)."""
+
+    def __init__(self, env_fns, scenario: str, seeds: list[int], step_timeout: float = STEP_TIMEOUT) -> None:
+        self.scenario, self.dead, self.worker_seeds, self.step_timeout = scenario, None, list(seeds), step_timeout
+        self.workers = len(env_fns)
+        # forkserver: workers start from a clean interpreter (no copied torch/pygame state).
+        try:
+            super().__init__(env_fns, start_method="forkserver")
+        except PIPE_ERRORS as err:  # worker 0 died before it could describe its spaces
+            self.processes = getattr(self, "processes", [])
+            self.num_envs = len(env_fns)
+            error = self.worker_died(0)
+            self._end_workers()
+            raise error from err
+        self.remotes = tuple(_WorkerPipe(conn, i, self) for i, conn in enumerate(self.remotes))
 
     def close(self) -> None:
         if self.closed:
@@ -265,18 +285,6 @@ class WorkerVecEnv(PlannedSeeds, SubprocVecEnv):
             except EnvWorkerError:  # a worker died while closing: end the others as below
                 pass
         self._end_workers()
-
-    def _end_workers(self) -> None:
-        # The survivors may be mid-step with a reply nobody will read: SIGKILL, since workers
-        # ignore SIGINT/SIGTERM (_worker_env), and their envs hold nothing worth a clean exit.
-        for process in self.processes:
-            if process.is_alive():
-                process.kill()
-        for process in self.processes:
-            process.join(WORKER_JOIN_TIMEOUT)
-        for remote in getattr(self, "remotes", ()):
-            remote.close()
-        self.closed = True
 
 
 def _worker_env(make):
