@@ -57,7 +57,7 @@ def training_vec_env(scenario: str, n_envs: int, obs: str, run_seed: int | None,
 
 def check_training_engine(engine: str, obs: str, encoder: str) -> None:
     """Refuse, before anything is built, what an engine cannot train on (and weights that are not there)."""
-    from perception.weights import WeightsError, load_encoder
+    from perception.weights import CAMERA_WEIGHTS, WeightsError, load_encoder
     from scenarios.engines import ENGINES
 
     if engine not in ENGINES:
@@ -70,7 +70,7 @@ def check_training_engine(engine: str, obs: str, encoder: str) -> None:
         raise AgentError(f"encoder {encoder!r}: {err}") from None
     if engine == "envpool" and camera.renderer != "world-state":
         raise AgentError(f"encoder {encoder!r} reads highway-env's own camera, which EnvPool cannot draw; on --engine "
-                         "envpool train on the world-state camera's features with --set encoder=v2 "
+                         f"envpool train on the world-state camera's features with --set encoder={CAMERA_WEIGHTS} "
                          "(or --set obs=camera / obs=kinematics)")
 
 

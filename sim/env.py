@@ -50,7 +50,8 @@ def make_env(
     camera: the camera contract (sim/camera.py); default CameraConfig(), the world-state camera
         in the ego frame. Under obs="features" the encoder's own contract (a different one is refused).
     encoder: for obs="features", a perception Encoder or the name of shipped weights ("default",
-        on highway-env's camera; "v3" (or its first version "v2"), on the world-state camera: the one EnvPool can draw).
+        on highway-env's camera; "v4" (perception.weights.CAMERA_WEIGHTS; v2 and v3 load too), on the
+        world-state camera: the one EnvPool can draw).
     engine: "highway-env" (the reference: every scenario) or "envpool" (its C++ port: the
         scenarios it runs exactly, scenarios/engines.py; others are refused in one line).
     """
