@@ -87,7 +87,7 @@ def evaluate(policy, scenario: str | scenarios.Scenario, obs: str, episodes: int
     return result
 
 
-# The fields of an evaluation that choosing the best checkpoint (RunFolder._rank) and the zoo read;
+# The fields of an evaluation that choosing the best checkpoint (evaluation_rank) and the zoo read;
 # optional: absent from runs older than them. A NaN score would never rank, a string would crash.
 EVALUATION = {"steps": integer(), "success_rate": number(0, 1), "mean_return": number()}
 EVALUATION_OPTIONAL = {"mean_driving_score": number(), "collision_rate": number(0, 1), "mean_speed": number(),
@@ -113,6 +113,16 @@ def read_history(path: Path) -> list[dict]:
     return history
 
 
+def evaluation_rank(result: dict) -> tuple:
+    """How evaluations on the validation seeds compare: by mean driving score. The best checkpoint
+    of a run, the zoo's best seed, the manifest's held-out record and its default all rank by it.
+    Evaluations from before the score was recorded (old runs' metrics.json, resumed) rank below any
+    that has one, and among themselves as they were chosen: by success rate, then return."""
+    if "mean_driving_score" in result:
+        return 1, result["mean_driving_score"]
+    return 0, result.get("success_rate", -1.0), result.get("mean_return", float("-inf"))
+
+
 class RunFolder:
     """A run folder's evaluation history and checkpoints; reloads both on --resume."""
 
@@ -125,14 +135,7 @@ class RunFolder:
         self.best = max((self._rank(h) for h in self.history), default=(-1,))
         self._chart_warned = False
 
-    @staticmethod
-    def _rank(result: dict) -> tuple:
-        """The best checkpoint has the highest mean driving score on the validation episodes.
-        Evaluations from before it was recorded (old runs' metrics.json, resumed) rank below any
-        that has one, and among themselves as they were chosen: by success rate, then return."""
-        if "mean_driving_score" in result:
-            return 1, result["mean_driving_score"]
-        return 0, result["success_rate"], result["mean_return"]
+    _rank = staticmethod(evaluation_rank)
 
     def record(self, agent, result: dict) -> bool:
         """Append an evaluation, save last/ and, if it is the best so far, the top-level checkpoint;

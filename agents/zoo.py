@@ -140,10 +140,10 @@ def inference_state(state: dict) -> dict:
 
 def best_evaluation(run_dir: Path) -> dict | None:
     """The evaluation the shipped (best) checkpoint won with, from the run's metrics.json."""
-    from agents.training import read_history
+    from agents.training import evaluation_rank, read_history
 
     history = read_history(run_dir / "metrics.json")
-    return max(history, key=lambda h: (h["success_rate"], h["mean_return"]), default=None)
+    return max(history, key=evaluation_rank, default=None)
 
 
 def ship(run_dir: Path, command: str, recipe: dict | None = None) -> Path:
@@ -200,10 +200,11 @@ def _record(folder: Path, config: dict, last: dict, command: str, machine: str, 
     return folder
 
 
-def _rank(entry: dict) -> tuple[float, float]:
-    """How a shipped agent did on held-out seeds during training: success rate, then return."""
-    held = entry.get("held_out_during_training") or {}
-    return held.get("success_rate", -1.0), held.get("mean_return", float("-inf"))
+def _rank(entry: dict) -> tuple:
+    """How a shipped agent did on the validation seeds during training (agents.training.evaluation_rank)."""
+    from agents.training import evaluation_rank
+
+    return evaluation_rank(entry.get("held_out_during_training") or {})
 
 
 def train(agent: str, names: list[str], recipes: dict, device, resume: bool, workers: int = 1,

@@ -155,8 +155,8 @@ def _run_on_ray(jobs: list[Job], device: str, address: str, workers: int):
 
 def best_seed(results: list[dict], scenario: str) -> tuple[Path | None, dict]:
     """(the run folder of the scenario's best finished seed, {seed: its validation driving score}):
-    each run's best evaluation, ranked by mean driving score v2, then success rate."""
-    from agents.training import read_history
+    each run's best evaluation, ranked as a run ranks its checkpoints (agents.training.evaluation_rank)."""
+    from agents.training import evaluation_rank, read_history
 
     scores, best, key = {}, None, None
     for result in results:
@@ -164,17 +164,13 @@ def best_seed(results: list[dict], scenario: str) -> tuple[Path | None, dict]:
         if job.scenario != scenario or result["state"] != "done":
             continue
         history = read_history(job.folder / "metrics.json")
-        top = max(history, key=_score_key, default=None)
+        top = max(history, key=evaluation_rank, default=None)
         if top is None:
             continue
         scores[job.seed] = top.get("mean_driving_score")
-        if key is None or _score_key(top) > key:
-            best, key = job.folder, _score_key(top)
+        if key is None or evaluation_rank(top) > key:
+            best, key = job.folder, evaluation_rank(top)
     return best, scores
-
-
-def _score_key(evaluation: dict) -> tuple[float, float]:
-    return evaluation.get("mean_driving_score", -1.0), evaluation.get("success_rate", -1.0)
 
 
 def summary_line(scenario: str, agent: str, scores: dict) -> str:

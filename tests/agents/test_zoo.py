@@ -197,3 +197,19 @@ def test_defaults_are_chosen_by_driving_score_on_validation_seeds(tmp_path, monk
     assert written["defaults"]["merge"] == max(sorted(means), key=means.get)
     assert written["defaults"]["racetrack"] == "sac"  # one shipped agent: nothing to choose
     assert "validation seeds 900000-900001" in written["defaults_chosen_by"]
+
+
+def test_the_manifest_records_the_evaluation_the_shipped_checkpoint_won_with(tmp_path):
+    """A run keeps the checkpoint of its highest driving score; the zoo's record of it, and its
+    rank for the scenario's default, are that evaluation's, not the one with the most successes."""
+    import json
+
+    from agents.training import RunFolder
+    from agents.zoo import _rank, best_evaluation
+
+    safe_and_slow = {"steps": 1000, "success_rate": 1.0, "mean_return": 20.0, "mean_driving_score": 0.5}
+    driving = {"steps": 2000, "success_rate": 0.8, "mean_return": 10.0, "mean_driving_score": 0.7}
+    (tmp_path / "metrics.json").write_text(json.dumps([safe_and_slow, driving]))
+    assert RunFolder(tmp_path).best == RunFolder._rank(driving)
+    assert best_evaluation(tmp_path) == driving
+    assert _rank({"held_out_during_training": driving}) > _rank({"held_out_during_training": safe_and_slow})
