@@ -74,6 +74,8 @@ def make_env(
         from perception.features import encoder_and_camera
 
         encoder, camera = encoder_and_camera(encoder, camera)
+        if engine == "envpool":
+            check_envpool_features_camera(camera)
     camera = camera or CameraConfig()
 
     ours = obs != "kinematics" and camera.renderer == "world-state"
@@ -114,17 +116,23 @@ def wrap_engine_env(env: gym.Env, scenario, obs: str, camera: CameraConfig, trut
     return env
 
 
+def check_envpool_features_camera(camera: CameraConfig) -> None:
+    """Features on EnvPool need an encoder that reads the world-state camera: one line naming it."""
+    from perception.weights import CAMERA_WEIGHTS
+    from sim.envpool_env import check_envpool_camera
+
+    check_envpool_camera(camera, f"the features of an encoder that reads the world-state camera ({CAMERA_WEIGHTS!r})")
+
+
 def make_envpool_env(scenario, camera: CameraConfig | None, seed: int | None, render_mode: str | None) -> gym.Env:
     """One EnvPool env of `scenario` with the scenario's step budget; camera: the contract whose
     frame spacing sets the substeps (None: states at decisions only)."""
-    from sim.envpool_env import EngineError, Pool, check_envpool, pool_env, substeps_for
+    from sim.envpool_env import EngineError, Pool, check_envpool, check_envpool_camera, pool_env, substeps_for
 
     check_envpool(scenario)
     if render_mode is not None:
         raise EngineError("the EnvPool engine draws nothing itself: use render_mode=None (the viewer draws our camera)")
-    if camera is not None and camera.renderer != "world-state":
-        raise EngineError(f"the {camera.renderer!r} camera draws highway-env's own objects; on --engine envpool "
-                          "use the world-state camera (CameraConfig())")
+    check_envpool_camera(camera)
     pool = Pool(scenario, 1, [seed], substeps_for(scenario, camera))
     return pool_env(pool)
 

@@ -42,6 +42,14 @@ def check_envpool(scenario) -> None:
                           "use --engine highway-env, or a scenario of the 'registered' suite")
 
 
+def check_envpool_camera(camera, instead: str = "the world-state camera (CameraConfig())") -> None:
+    """EnvPool has no highway-env objects for highway-env's own camera to draw: one line saying
+    what to use `instead`."""
+    if camera is not None and camera.renderer != "world-state":
+        raise EngineError(f"the {camera.renderer!r} camera draws highway-env's own objects, which EnvPool does not "
+                          f"have; on --engine envpool use {instead}")
+
+
 class Pool:
     """One EnvPool of `n_envs` envs of a scenario, each with its own seed, on threads.
 

@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 import scenarios
 from scenarios.seeds import MAX_SEED
 from sim.camera import CameraConfig
-from sim.env import make_env, wrap_engine_env
+from sim.env import check_envpool_features_camera, make_env, wrap_engine_env
 from sim.truth import DEFAULT_TRUTH_VEHICLES
 
 # [s] the longest a worker may take to answer (a step, a reset, its spaces): highway-env steps in
@@ -106,9 +106,12 @@ def _envpool_vec_env(scenario, n_envs, obs, seeds, camera, truth_vehicles, subpr
     become its features (obs "camera" then), in the workers when it runs on the CPU (each
     worker's core encodes its own frames, instead of one core all of them while the workers
     wait), else here in one batch for the device."""
-    from sim.envpool_env import Pool, check_envpool, pool_env, substeps_for
+    from sim.envpool_env import Pool, check_envpool, check_envpool_camera, pool_env, substeps_for
 
     camera = camera or CameraConfig()
+    if encoder is not None:  # the camera is the encoder's contract
+        check_envpool_features_camera(camera)
+    check_envpool_camera(camera)
     substeps = substeps_for(scenario, camera if obs != "kinematics" else None)  # its refusals before any worker
     cores = os.cpu_count() or 1
     if subprocess or (subprocess is None and n_envs > 1 and cores > 1):

@@ -64,3 +64,17 @@ def test_a_killed_shard_worker_ends_the_run_with_one_line_naming_it():
     assert "\n" not in str(error.value)
     venv.close()
     assert not any(p.is_alive() for p in venv.processes)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: make_vec_env("highway-fast-v0", 2, obs="features", seeds=[1, 2], engine="envpool"),  # v1: highway-env's camera
+    lambda: make_vec_env("highway-fast-v0", 2, obs="features", seeds=[1, 2], engine="envpool", subprocess=False),
+], ids=["sharded", "one-process"])
+def test_features_of_an_encoder_reading_highway_envs_camera_are_refused_in_one_line_naming_the_one_to_use(build):
+    from perception.weights import CAMERA_WEIGHTS
+    from sim.envpool_env import EngineError
+
+    with pytest.raises(EngineError) as error:
+        build()
+    assert f"use the features of an encoder that reads the world-state camera ({CAMERA_WEIGHTS!r})" in str(error.value)
+    assert "\n" not in str(error.value)
