@@ -12,7 +12,6 @@ steps since each running job's last evaluation.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import sys
@@ -39,10 +38,6 @@ class Job:
     @property
     def folder(self) -> Path:
         return Path(self.runs_dir) / self.scenario / self.agent / f"seed-{self.seed}"
-
-    @property
-    def command(self) -> str:
-        return f"python -m agents.zoo train --agent {self.agent} --scenario {self.scenario}"
 
 
 def jobs_of(agent: str, names: list[str], recipes: dict, runs_dir: Path, **learn_options) -> list[Job]:
@@ -188,6 +183,3 @@ def exit_code(results: list[dict]) -> int:
         return INTERRUPTED
     return 1 if any(r["state"] == "failed" for r in results) else 0
 
-
-def default_workers() -> int:
-    return 1 if (os.cpu_count() or 1) < 4 else (os.cpu_count() or 1) // 2  # each job's envs want cores too

@@ -272,7 +272,6 @@ class WorkerVecEnv(PlannedSeeds, WorkerProcesses, SubprocVecEnv):
             super().__init__(env_fns, start_method="forkserver")
         except PIPE_ERRORS as err:  # worker 0 died before it could describe its spaces
             self.processes = getattr(self, "processes", [])
-            self.num_envs = len(env_fns)
             error = self.worker_died(0)
             self._end_workers()
             raise error from err
