@@ -9,7 +9,8 @@ Three heads on one trunk:
 - a dense detection head (CenterNet-style) on a grid of 4-px cells: per cell an objectness
   logit, the sub-cell offset of a vehicle centre, its relative velocity and heading. Detection
   is translation-equivariant, so positions come out precise; decoding keeps local maxima and
-  sorts them by distance to the ego into the truth array's slots.
+  sorts them by distance to the ego into the truth array's slots. Its `wide` kind (v5) adds a
+  dilated branch that sees a fast car's whole track over the stack (DETECTORS).
 - a slot head on the feature vector, predicting the truth array directly (ego row included):
   it makes the agents' features hold the vector space, and gives the ego's own velocity.
 - a lane head on the feature vector, predicting the ego's place on its lane (sim/truth.py
@@ -42,6 +43,7 @@ VELOCITY_SCALE = 2.0  # [m/s] dense head velocities are predicted / 2
 LANE_SCALE = torch.tensor([1.0, 1.0, 0.2, 0.2, 0.4, 0.4])  # ..., route bearing 25 m ahead [rad]
 CELL = 4  # [px] detection grid cell
 DETECTION_THRESHOLD = 0.5
+DETECTORS = ("local", "wide")  # the dense detection head's kinds (_detector below)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class EncoderConfig:
     features: int = 256  # size of the feature vector agents see
     slots: int = 11  # ego + 10 vehicles, as sim's truth array
     lane_outputs: int = len(LANE_FEATURES)  # v1 weights predict the first 5 (no route_25m)
+    detector: str = "local"  # one of DETECTORS; cards without it (v1-v4) are "local"
+
+    def __post_init__(self) -> None:  # a crafted card fails here, in one line, not deep in the constructor
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
 
     @property
     def camera_config(self) -> CameraConfig:
@@ -89,6 +96,40 @@ class EncoderConfig:
         return cls(**architecture)
 
 
+# The dense detection head, on the stride-4 grid (the stem's cells, with the deep context):
+#   local: 3x3 then 1x1, a receptive field of +-1 cell (+-4 px) around a car's centre (v1-v4);
+#   wide:  local plus a residual branch of dilated 3x3s (dilation 1, 2, 4, 8): +-15 cells (+-60 px,
+#          34 m at 1.75 px/m). A car's oldest frame of the stack lies 0.6 s x its relative speed
+#          away, 42 px at 40 m/s, which the local head cannot see (its velocity error grew with
+#          relative speed, docs/perception.md). The branch's last layer starts at zero, so a wide
+#          head initialised from a local one starts with exactly its outputs.
+def _local_head(cin: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
+
+
+class WideDetector(nn.Module):
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.local = _local_head(cin)
+        layers: list[nn.Module] = []
+        for i, dilation in enumerate((1, 2, 4, 8)):
+            layers += [nn.Conv2d(cin if i == 0 else 64, 64, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True)]
+        self.wide = nn.Sequential(*layers, nn.Conv2d(64, 7, 1))
+        nn.init.zeros_(self.wide[-1].weight)
+        nn.init.zeros_(self.wide[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.local(x) + self.wide(x)
+
+
+def _detector(kind: str, cin: int) -> nn.Module:
+    if kind == "local":
+        return _local_head(cin)
+    if kind == "wide":
+        return WideDetector(cin)
+    raise AssertionError(kind)  # EncoderConfig refuses other kinds
+
+
 def _block(cin: int, cout: int, k: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, stride=2, padding=(k - 1) // 2), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
@@ -104,8 +145,9 @@ class Encoder(nn.Module):
                                      nn.ReLU(inplace=True))
         self.slot_head = nn.Linear(config.features, config.slots * 7)
         self.lane_head = nn.Linear(config.features, config.lane_outputs)
-        self.detect = nn.Sequential(nn.Conv2d(32 + 64, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
-        nn.init.constant_(self.detect[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
+        self.detect = _detector(config.detector, 32 + 64)
+        head = self.detect.local if isinstance(self.detect, WideDetector) else self.detect
+        nn.init.constant_(head[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, config.height), torch.linspace(-1, 1, config.width), indexing="ij")
         self.register_buffer("coords", torch.stack([ys, xs])[None], persistent=False)  # (1, 2, H, W)
 

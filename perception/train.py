@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from perception.dataset import FrameDataset, data_camera
 from perception.device import resolve_device
-from perception.encoder import Encoder, EncoderConfig, decode, decode_lane, perception_loss
+from perception.encoder import DETECTORS, Encoder, EncoderConfig, decode, decode_lane, perception_loss
 from perception.evaluate import evaluate_split
 from perception.metrics import lane_scores, score
 from perception.weights import WeightsError, file_sha256, load_encoder, save_encoder, weights_paths
@@ -32,10 +32,25 @@ from scenarios.load import SMALL_FILE_BYTES, read_json
 from sim.files import load_state_file
 
 
+def freeze_all_but_detector(encoder: Encoder) -> None:
+    """Train the dense detection head alone: the trunk, slot and lane heads keep the weights they
+    start from, so the features agents read stay bit-identical to those weights' (the trunk's
+    BatchNorm statistics included: see set_mode)."""
+    encoder.requires_grad_(False)
+    encoder.detect.requires_grad_(True)
+
+
+def set_mode(encoder: Encoder, training: bool) -> None:
+    encoder.train(training)
+    if training and not any(p.requires_grad for p in encoder.stem.parameters()):
+        encoder.stem.eval()  # frozen: BatchNorm must not update its running statistics either
+        encoder.deep.eval()
+
+
 def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[float, dict]:
     """One pass; trains when an optimizer is given. Returns the mean loss and, when evaluating,
     the validation metrics (vehicles and lane)."""
-    encoder.train(optimizer is not None)
+    set_mode(encoder, optimizer is not None)
     total, count, outputs = 0.0, 0, {"truth": [], "target": [], "lane": [], "lane_target": []}
     with torch.set_grad_enabled(optimizer is not None):
         for frames, target, view, lane in loader:
@@ -63,23 +78,30 @@ def run_epoch(encoder, loader, device, optimizer=None, on_batch=None) -> tuple[f
 
 
 def initialise_from(encoder: Encoder, name: str) -> str:
-    """Start from shipped weights (fine-tuning); heads those weights lack keep their fresh
-    initialisation. Returns the weights' sha256, for the model card."""
-    pt, _ = weights_paths(name)
+    """Start from shipped weights (fine-tuning); heads those weights lack (the lane head, a wide
+    detector's branch on a local one) keep their fresh initialisation. Returns the weights' sha256, for the model card."""
+    pt, card_file = weights_paths(name)
     state = load_state_file(pt, WeightsError, "an encoder's state dict")
+    card = read_json(card_file, max_bytes=SMALL_FILE_BYTES) if card_file.exists() else {}
+    fresh = ("lane_head.",)
+    if card.get("architecture", {}).get("detector", "local") == "local" and encoder.config.detector == "wide":
+        fresh += ("detect.wide.",)  # the local head is init's; the wide branch starts at zero
+        state = {key.replace("detect.", "detect.local.", 1): value for key, value in state.items()}
     try:
         missing, unexpected = encoder.load_state_dict(state, strict=False)
     except (RuntimeError, TypeError, AttributeError) as err:  # a shape differs: another architecture
         raise WeightsError(f"{pt} does not match this encoder: {str(err).splitlines()[1].strip()}") from None
-    if unexpected or any(not key.startswith("lane_head.") for key in missing):
+    if unexpected or any(not key.startswith(fresh) for key in missing):
         raise WeightsError(f"{pt} does not match this encoder (missing {missing}, unexpected {unexpected})")
     return file_sha256(pt)
 
 
 def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: int, device: torch.device,
-          seed: int, logdir: Path, init: str | None = None, extra: tuple[Path, ...] = ()) -> dict:
+          seed: int, logdir: Path, init: str | None = None, extra: tuple[Path, ...] = (),
+          detector: str = "local", detector_only: bool = False) -> dict:
     """extra: more collections whose train and val shards join data's (same camera; the test
-    split, and so the card's metrics, is data's alone)."""
+    split, and so the card's metrics, is data's alone). detector_only: train the detection
+    head alone on init's trunk (freeze_all_but_detector)."""
     torch.manual_seed(seed)
     np.random.seed(seed)
     train_set = FrameDataset([shard for root in (data, *extra) for shard in sorted((root / "train").glob("*.npz"))])
@@ -91,15 +113,19 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=generator, drop_last=True)
     val_loader = DataLoader(val_set, batch_size=256)
-    encoder = Encoder(EncoderConfig(camera=camera.contract(), lane_outputs=train_set.lanes.shape[1]))
+    encoder = Encoder(EncoderConfig(camera=camera.contract(), lane_outputs=train_set.lanes.shape[1], detector=detector))
     initialised_from = initialise_from(encoder, init) if init else None
+    if detector_only:
+        freeze_all_but_detector(encoder)
     encoder = encoder.to(device)
-    optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW([p for p in encoder.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
     writer = SummaryWriter(str(logdir))
     recipe = {"epochs_max": epochs, "batch": batch, "lr": lr, "optimizer": "AdamW(wd=1e-4)", "schedule": "cosine",
               "patience": patience, "seed": seed, "device": str(device),
-              "initialised_from": {"weights": init, "sha256": initialised_from} if init else None}
+              "initialised_from": {"weights": init, "sha256": initialised_from} if init else None,
+              "trained": "the detection head alone: trunk, slot and lane heads (and so the features) are init's"
+              if detector_only else "every layer"}
     best = {"val_loss": float("inf"), "epoch": -1}
     start, step = time.perf_counter(), 0
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -156,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", metavar="WEIGHTS",
                         help="fine-tune from these weights (a name under perception/weights/ or a .pt path) "
                              "instead of training from scratch; heads they lack start fresh")
+    parser.add_argument("--detector", default="local", choices=DETECTORS,
+                        help="the dense detection head: local (v1-v4) or wide (dilated, sees a fast car's "
+                             "whole track over the stack; perception.encoder.DETECTORS)")
+    parser.add_argument("--detector-only", action="store_true",
+                        help="with --init: train the detection head alone; the features agents read stay init's")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for torch (default: torch's choice; 1 is far faster on a busy machine)")
@@ -168,13 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     for root in args.extra:
         if not (root / "train").is_dir():
             parser.error(f"--extra: no training shards in {root}/train; run `python -m perception.collect` first")
+    if args.detector_only and not args.init:
+        parser.error("--detector-only trains the detection head on another encoder's trunk: give it with --init")
     if args.init and not weights_paths(args.init)[0].exists():
         parser.error(f"--init: no weights at {weights_paths(args.init)[0]}")
 
     device = resolve_device(args.device)
     try:
         result = train(args.data, args.name, args.epochs, args.batch, args.lr, args.patience, device, args.seed,
-                       Path("runs/perception") / Path(args.name).stem, args.init, tuple(args.extra))
+                       Path("runs/perception") / Path(args.name).stem, args.init, tuple(args.extra),
+                       args.detector, args.detector_only)
     except (WeightsError, ValueError, OSError) as err:
         parser.error(str(getattr(err, "reason", None) or err))
     encoder = load_encoder(args.name)  # the best epoch, as shipped

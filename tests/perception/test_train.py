@@ -7,7 +7,7 @@ import torch
 
 from perception import collect, train
 from perception.encoder import Encoder, EncoderConfig
-from perception.weights import load_encoder, save_encoder
+from perception.weights import WeightsError, load_encoder, save_encoder
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,49 @@ def test_extra_collections_join_the_training_and_validation_data(tmp_path, shard
     assert card["data"]["train_samples"] == trained + 6
     assert card["data"]["extra"][str(laps)]["policies"] == ["stanley"]
     assert set(card["test_metrics"]) >= {"racetrack", "merge"}
+
+
+def test_detector_only_training_keeps_the_features_agents_read(tmp_path, shards):
+    """--detector wide --detector-only: a new detection head on an encoder's trunk; the features
+    (what agents trained on that encoder read) stay bit-identical, BatchNorm statistics included."""
+    torch.manual_seed(0)
+    base = Encoder(EncoderConfig())
+    save_encoder(base, tmp_path / "base.pt", {})
+    new = tmp_path / "wide.pt"
+    assert train.main(["--data", str(shards), "--name", str(new), "--epochs", "1", "--lr", "1e-2", "--threads", "1",
+                       "--init", str(tmp_path / "base.pt"), "--detector", "wide", "--detector-only"]) == 0
+    wide = load_encoder(new)
+    assert wide.config.detector == "wide" and wide.detect.wide[-1].weight.abs().sum() > 0  # the branch learnt
+    frames = torch.rand(3, *wide.config.camera_config.shape)
+    base.eval()
+    torch.testing.assert_close(wide.features(frames), base.features(frames), atol=0, rtol=0)
+    card = json.loads(new.with_suffix(".json").read_text())
+    assert card["architecture"]["detector"] == "wide"
+    assert card["recipe"]["trained"].startswith("the detection head alone")
+
+
+def test_an_unknown_detector_is_one_clear_error(tmp_path, shards, capsys):
+    with pytest.raises(ValueError, match="unknown detector 'huge'; choose one of local, wide"):
+        EncoderConfig(detector="huge")
+    save_encoder(Encoder(EncoderConfig()), tmp_path / "crafted.pt", {})
+    card = json.loads((tmp_path / "crafted.json").read_text())
+    card["architecture"]["detector"] = "huge"
+    (tmp_path / "crafted.json").write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="crafted.json is corrupt: unknown detector 'huge'"):
+        load_encoder(tmp_path / "crafted.pt")
+    with pytest.raises(SystemExit):
+        train.main(["--data", str(shards), "--detector-only"])
+    assert "give it with --init" in capsys.readouterr().err
+
+
+def test_a_wide_detector_starts_from_a_local_ones_outputs(tmp_path):
+    """Initialised from weights with the local head, the wide detector's branch starts at zero:
+    fine-tuning starts where those weights are, not from a fresh head."""
+    torch.manual_seed(0)
+    local = Encoder(EncoderConfig())
+    save_encoder(local, tmp_path / "local.pt", {})
+    wide = Encoder(EncoderConfig(detector="wide"))
+    train.initialise_from(wide, str(tmp_path / "local.pt"))
+    frames = torch.rand(2, *local.config.camera_config.shape)
+    local.eval(), wide.eval()
+    torch.testing.assert_close(wide(frames)[0], local(frames)[0], atol=0, rtol=0)
