@@ -1,6 +1,6 @@
 """Perception metrics of shipped weights on the held-out test split, per scenario.
 
-    python -m perception.evaluate [--weights v3] [--data data/perception] [--out metrics.json]
+    python -m perception.evaluate [--weights v4] [--data data/perception] [--out metrics.json]
 
 Rows: every scenario's test seeds (seeds never used in training), the held-out scenario (never
 seen at all), then the mean and the worst over the trained scenarios.
@@ -22,7 +22,7 @@ import scenarios
 from perception.collect import held_out
 from perception.dataset import FrameDataset, data_camera
 from perception.metrics import lane_scores, score
-from perception.weights import CAMERA_WEIGHTS, WeightsError, load_encoder
+from perception.weights import PERCEPTION_WEIGHTS, WeightsError, load_encoder
 
 METRICS = ("f1", "precision", "recall", "position_mae", "velocity_mae", "on_road_accuracy", "lateral_mae",
            "heading_error_mae")
@@ -73,8 +73,9 @@ def _fmt(value: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m perception.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=CAMERA_WEIGHTS,
-                        help=f"name under perception/weights/ or a .pt path (default: {CAMERA_WEIGHTS}; default = v1, highway-env's camera)")
+    parser.add_argument("--weights", default=PERCEPTION_WEIGHTS,
+                        help=f"name under perception/weights/ or a .pt path (default: {PERCEPTION_WEIGHTS}; "
+                             "default = v1, highway-env's camera)")
     parser.add_argument("--data", type=Path, default=Path("data/perception"), help="collected shards")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--out", type=Path, help="also write the metrics as JSON here")

@@ -26,6 +26,10 @@ DEFAULT_WEIGHTS = "default"  # v1, on highway-env's camera: what obs="features" 
 # first right-hand bend, where its lane estimates steered off the road); both v2 and v3 read the "own"
 # anchor and stay for checkpoints trained with `encoder: v2` / `v3`.
 CAMERA_WEIGHTS = "v4"
+# The vector space decoded from the world-state camera (the viewer's "believed" overlay, the default of
+# perception.evaluate): v5 is v4 with a wide detection head (perception.encoder.DETECTORS) trained on
+# v4's frozen trunk, so its features, lane estimates, and any agent trained on v4's, are v4's to the bit.
+PERCEPTION_WEIGHTS = "v5"
 
 
 class WeightsError(ValueError):

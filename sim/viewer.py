@@ -43,10 +43,10 @@ def encoder_perception(camera: CameraConfig | None = None, weights: str | None =
     weights (default: the shipped ones for that camera) that read `camera`'s frames, or None when
     they are not installed or read another camera (the overlay then shows the truth only)."""
     try:
-        from perception.weights import CAMERA_WEIGHTS, DEFAULT_WEIGHTS, load_encoder
+        from perception.weights import DEFAULT_WEIGHTS, PERCEPTION_WEIGHTS, load_encoder
 
         ours = camera is not None and camera.renderer == "world-state"
-        encoder = load_encoder(weights or (CAMERA_WEIGHTS if ours else DEFAULT_WEIGHTS)).eval()
+        encoder = load_encoder(weights or (PERCEPTION_WEIGHTS if ours else DEFAULT_WEIGHTS)).eval()
         if camera is not None:
             encoder.check_camera(camera)
     except (ImportError, OSError, ValueError):

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 import pytest
 
 from perception import collect
@@ -81,3 +82,24 @@ def test_the_v4_encoder_reads_the_heading_anchored_camera_and_perceives():
     targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
     ours = score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
     assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0 and ours["velocity_mae"] < 2.0, ours
+
+
+def test_v5_is_v4_with_a_wide_detector_and_the_same_features():
+    """PERCEPTION_WEIGHTS (v5): v4's trunk, slot and lane heads to the bit, so an agent trained on
+    v4's features reads the same numbers from v5; only the detection head differs (wide), and it
+    perceives cars on fresh test seeds."""
+    from perception.weights import CAMERA_WEIGHTS, PERCEPTION_WEIGHTS
+
+    card = json.loads((WEIGHTS_DIR / f"{PERCEPTION_WEIGHTS}.json").read_text())
+    assert card["sha256"] == file_sha256(WEIGHTS_DIR / f"{PERCEPTION_WEIGHTS}.pt")
+    v4, v5 = load_encoder(CAMERA_WEIGHTS), load_encoder(PERCEPTION_WEIGHTS)
+    assert v5.config.detector == "wide" and v5.config.camera_config == v4.config.camera_config == CameraConfig()
+    kept = {k: v for k, v in v4.state_dict().items() if not k.startswith("detect.")}
+    for key, value in kept.items():
+        assert torch.equal(v5.state_dict()[key], value), key
+    arrays = collect.collect_job("roundabout", "test", samples=20)["arrays"]
+    frames = torch.from_numpy(arrays["frames"]).float() / 255
+    assert torch.equal(v5.features(frames), v4.features(frames))
+    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
+    ours = score(v5.predict_truth(arrays["frames"], arrays["view"]), targets)
+    assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0 and ours["velocity_mae"] < 4.0, ours
