@@ -5,7 +5,8 @@ in-view vehicles by the Hungarian algorithm on centre distance; a pair counts as
 positive when its centres are within MATCH_RADIUS. Then:
     precision = TP / predicted, recall = TP / true, F1 = their harmonic mean (all pooled over frames)
     position error [m]  = mean Euclidean distance between matched centres
-    velocity error [m/s] = mean Euclidean distance between matched relative velocities
+    velocity error [m/s] = mean Euclidean distance between matched relative velocities, also by
+                           the true relative speed (SPEED_BINS): where a car's motion is hard to read
 (Euclidean errors are at least as large as per-axis MAEs: the stricter reading of "MAE".)
 
 The lane head (the ego's place on its lane, sim/truth.py LANE_FEATURES) is scored per frame:
@@ -16,13 +17,15 @@ highway has no bends): there is nothing to explain.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 MATCH_RADIUS = 2.5  # [m] half a car length: farther than this is a different car (lanes are 4 m apart)
 PRESENCE_THRESHOLD = 0.5
+SPEED_BINS = (5.0, 10.0, 20.0)  # [m/s] relative speed bin edges: 0-5, 5-10, 10-20, 20+ (20+: oncoming traffic)
+SPEED_BIN_NAMES = ("0-5", "5-10", "10-20", "20+")
 
 
 @dataclass
@@ -33,6 +36,8 @@ class PerceptionScores:
     true_positives: int = 0
     position_error_sum: float = 0.0  # [m]
     velocity_error_sum: float = 0.0  # [m/s]
+    by_speed_count: list = field(default_factory=lambda: [0] * len(SPEED_BIN_NAMES))  # matched cars per SPEED_BINS bin
+    by_speed_error_sum: list = field(default_factory=lambda: [0.0] * len(SPEED_BIN_NAMES))  # [m/s]
 
     def add(self, predicted: np.ndarray, target: np.ndarray) -> None:
         """predicted: (S, 6) truth layout with presence probability; target: (S, 6) perception targets."""
@@ -49,7 +54,12 @@ class PerceptionScores:
         rows, cols = rows[good], cols[good]
         self.true_positives += len(rows)
         self.position_error_sum += float(distance[rows, cols].sum())
-        self.velocity_error_sum += float(np.linalg.norm(pred[rows, 3:5] - true[cols, 3:5], axis=-1).sum())
+        errors = np.linalg.norm(pred[rows, 3:5] - true[cols, 3:5], axis=-1)
+        self.velocity_error_sum += float(errors.sum())
+        bins = np.digitize(np.linalg.norm(true[cols, 3:5], axis=-1), SPEED_BINS)
+        for b, e in zip(bins, errors, strict=True):
+            self.by_speed_count[b] += 1
+            self.by_speed_error_sum[b] += float(e)
 
     def summary(self) -> dict:
         tp = self.true_positives
@@ -63,6 +73,8 @@ class PerceptionScores:
             "f1": f1,
             "position_mae": self.position_error_sum / tp if tp else float("nan"),
             "velocity_mae": self.velocity_error_sum / tp if tp else float("nan"),
+            "velocity_mae_by_relative_speed": {name: (e / n if n else float("nan"), n) for name, e, n in
+                                               zip(SPEED_BIN_NAMES, self.by_speed_error_sum, self.by_speed_count)},
         }
 
 

@@ -36,3 +36,15 @@ def test_missed_far_and_extra_vehicles_count_against_precision_and_recall():
     assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 2)
     no_vehicles = frame()
     assert score(no_vehicles[None], truth[None])["f1"] == 0
+
+
+def test_velocity_error_is_also_given_by_the_true_relative_speed():
+    """An oncoming car (-35 m/s relative) read 4 m/s off, a car keeping pace read 1 m/s off: the
+    mean hides which one is hard; the bins by true relative speed show it."""
+    truth = frame((10, 0, 0.5, 0), (30, -4, -35, 0))
+    predicted = frame((10, 0, 1.5, 0), (30, -4, -31, 0))
+    result = score(predicted[None], truth[None])
+    assert result["velocity_mae"] == pytest.approx(2.5)
+    by_speed = result["velocity_mae_by_relative_speed"]
+    assert by_speed["0-5"] == (pytest.approx(1.0), 1) and by_speed["20+"] == (pytest.approx(4.0), 1)
+    assert np.isnan(by_speed["5-10"][0]) and by_speed["5-10"][1] == 0
