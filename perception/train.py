@@ -84,7 +84,10 @@ def initialise_from(encoder: Encoder, name: str) -> str:
     state = load_state_file(pt, WeightsError, "an encoder's state dict")
     card = read_json(card_file, max_bytes=SMALL_FILE_BYTES) if card_file.exists() else {}
     fresh = ("lane_head.",)
-    if card.get("architecture", {}).get("detector", "local") == "local" and encoder.config.detector == "wide":
+    theirs = card.get("architecture", {}).get("detector", "local")
+    if theirs == "wide" and encoder.config.detector == "local":
+        raise WeightsError(f"{pt} has a wide detector: fine-tune it with --detector wide")
+    if theirs == "local" and encoder.config.detector == "wide":
         fresh += ("detect.wide.",)  # the local head is init's; the wide branch starts at zero
         state = {key.replace("detect.", "detect.local.", 1): value for key, value in state.items()}
     try:

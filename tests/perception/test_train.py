@@ -107,3 +107,6 @@ def test_a_wide_detector_starts_from_a_local_ones_outputs(tmp_path):
     frames = torch.rand(2, *local.config.camera_config.shape)
     local.eval(), wide.eval()
     torch.testing.assert_close(wide(frames)[0], local(frames)[0], atol=0, rtol=0)
+    save_encoder(wide, tmp_path / "wide.pt", {})
+    with pytest.raises(WeightsError, match="wide.pt has a wide detector: fine-tune it with --detector wide"):
+        train.initialise_from(Encoder(EncoderConfig()), str(tmp_path / "wide.pt"))
