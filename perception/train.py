@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fine-tune from these weights (a name under perception/weights/ or a .pt path) "
                              "instead of training from scratch; heads they lack start fresh")
     parser.add_argument("--detector", default="local", choices=DETECTORS,
-                        help="the dense detection head: local (v1-v4) or wide (dilated, sees a fast car's "
-                             "whole track over the stack; perception.encoder.DETECTORS)")
+                        help="the dense detection head: local (v1-v4) or wide (v5: a dilated branch that sees "
+                             "+-60 px, a fast car's track over the stack; perception.encoder.DETECTORS)")
     parser.add_argument("--detector-only", action="store_true",
                         help="with --init: train the detection head alone; the features agents read stay init's")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
