@@ -2,7 +2,8 @@
 
     python -m perception.train [--data data/perception] [--name default] [--epochs 30] [--device auto]
 
-Validation every epoch (loss, presence F1, position/velocity errors), TensorBoard logs in
+Validation every epoch (loss, presence F1, position/velocity errors; and, where the data has
+them, the held-out scenario's val seeds: reported and recorded, never selected on), TensorBoard logs in
 runs/perception/<name>/, early stopping on validation loss, and the best epoch's weights saved
 as perception/weights/<name>.pt with a model card <name>.json (data, recipe, metrics on the
 test split: the numbers `python -m perception.evaluate` reproduces). Ctrl-C stops training
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
+from perception.collect import HELD_OUT_SCENARIO, held_out
 from perception.dataset import FrameDataset, data_camera
 from perception.device import resolve_device
 from perception.encoder import DETECTORS, Encoder, EncoderConfig, decode, decode_lane, perception_loss
@@ -108,7 +110,11 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
     torch.manual_seed(seed)
     np.random.seed(seed)
     train_set = FrameDataset([shard for root in (data, *extra) for shard in sorted((root / "train").glob("*.npz"))])
-    val_set = FrameDataset([shard for root in (data, *extra) for shard in sorted((root / "val").glob("*.npz"))])
+    val_shards = [shard for root in (data, *extra) for shard in sorted((root / "val").glob("*.npz"))]
+    # The held-out scenario's val seeds: reported each epoch (generalisation), not in the val loss that selects
+    held_shards = [shard for shard in val_shards if held_out(shard.stem)]
+    val_set = FrameDataset([shard for shard in val_shards if not held_out(shard.stem)])
+    held_loader = DataLoader(FrameDataset(held_shards), batch_size=256) if held_shards else None
     camera = data_camera(data, train_set)
     for root in extra:
         if data_camera(root, train_set) != camera:
@@ -147,6 +153,7 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
 
                 train_loss, _ = run_epoch(encoder, train_loader, device, optimizer, on_batch)
                 val_loss, metrics = run_epoch(encoder, val_loader, device)
+                held = run_epoch(encoder, held_loader, device)[1] if held_loader else None
                 for key in ("f1", "precision", "recall", "position_mae", "velocity_mae", "lateral_r2", "heading_error_r2"):
                     writer.add_scalar(f"val/{key}", metrics[key], epoch)
                 writer.add_scalar("val/loss", val_loss, epoch)
@@ -154,9 +161,13 @@ def train(data: Path, name: str, epochs: int, batch: int, lr: float, patience: i
                     f"epoch {epoch + 1}: train {train_loss:.4f}  val {val_loss:.4f}  F1 {metrics['f1']:.3f}  "
                     f"position {metrics['position_mae']:.2f} m  velocity {metrics['velocity_mae']:.2f} m/s  "
                     f"lane R2: lateral {metrics['lateral_r2']:.2f} heading {metrics['heading_error_r2']:.2f}"
+                    + (f"  | held out ({HELD_OUT_SCENARIO}, val seeds): F1 {held['f1']:.3f}  position "
+                       f"{held['position_mae']:.2f} m  velocity {held['velocity_mae']:.2f} m/s" if held else "")
                 )
+                for key in ("f1", "position_mae", "velocity_mae") if held else ():
+                    writer.add_scalar(f"held_out/{key}", held[key], epoch)
                 if val_loss < best["val_loss"]:
-                    best = {"val_loss": val_loss, "epoch": epoch + 1, "val_metrics": metrics}
+                    best = {"val_loss": val_loss, "epoch": epoch + 1, "val_metrics": metrics, "held_out_val_metrics": held}
                     save_encoder(encoder, name, {"status": "training"})
                 elif epoch + 1 - best["epoch"] >= patience:
                     progress.console.print(f"early stop: no validation improvement for {patience} epochs")
@@ -230,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_epoch": result["best"]["epoch"],
         "train_seconds": result["train_seconds"],
         "val_metrics": result["best"].get("val_metrics"),
+        "held_out_val_metrics": result["best"].get("held_out_val_metrics"),  # None: the data has no held-out val
         "test_metrics": evaluate_split(encoder, args.data, "test"),
     }
     save_encoder(encoder, args.name, card)

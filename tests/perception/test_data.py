@@ -56,6 +56,8 @@ def test_collect_command_writes_the_shards_it_claims(tmp_path):
     trained = {s["scenario"] for s in manifest["shards"] if s["split"] == "train"}
     assert set(manifest["held_out_scenarios"]) == {"u-turn", "u-turn-v0"}
     assert not trained & set(manifest["held_out_scenarios"]), "neither u-turn nor its registered twin is trained on"
+    validated = {s["scenario"] for s in manifest["shards"] if s["split"] == "val"}
+    assert set(manifest["held_out_scenarios"]) <= validated  # perception.train reports generalisation on them
     assert "highway-v0" in trained
     assert len(splits) == 3
     seeds = {split: set() for split in ("train", "val", "test")}

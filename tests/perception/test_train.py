@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+import scenarios
 from perception import collect, train
 from perception.encoder import Encoder, EncoderConfig
 from perception.weights import WeightsError, load_encoder, save_encoder
@@ -32,6 +33,9 @@ def test_fine_tuning_keeps_the_trunk_and_adds_the_lane_head(tmp_path, shards):
     card = json.loads(new.with_suffix(".json").read_text())
     assert card["recipe"]["initialised_from"]["weights"].endswith("old.pt")
     assert {"lateral_mae", "heading_error_r2", "on_road_accuracy"} <= set(card["test_metrics"]["racetrack"])
+    # the held-out scenario's val seeds are reported beside, not inside, the val metrics that select
+    assert card["held_out_val_metrics"]["frames"] == 2 * 4  # u-turn and its twin u-turn-v0, 4 frames each
+    assert card["val_metrics"]["frames"] == 4 * (len(scenarios.names()) - 2)
 
 
 def test_init_from_weights_of_another_architecture_is_one_clear_error(tmp_path, shards, capsys):
