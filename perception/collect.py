@@ -2,7 +2,7 @@
 
     python -m perception.collect [--out data/perception] [--train 3000] [--workers 2] [--camera ours] [--anchor own]
                                  [--scenarios racetrack,...] [--splits train,val,test] [--policies idm,weaving-idm]
-                                 [--max-steps 60]
+                                 [--max-steps 60] [--seed-offset 50000]
 
 Drives idm, random and noisy idm (30% random actions) round-robin (or --policies: also weaving idm,
 a slowly wandering steering offset on continuous steering, and stanley, the lane-keeping benchmark's
@@ -125,9 +125,9 @@ CAMERAS = {"ours": CameraConfig(), "highway-env": CameraConfig.highway_env()}
 
 
 def collect_job(scenario: str, split: str, samples: int, camera: CameraConfig = CameraConfig(),
-                policies: tuple[str, ...] = POLICIES, max_steps: int = MAX_EPISODE_STEPS) -> dict:
-    """Episodes of one scenario, seeds counting up from the split's first seed, until `samples`;
-    the seed picks the policy (round-robin over `policies`); episodes are cut at `max_steps`."""
+                policies: tuple[str, ...] = POLICIES, max_steps: int = MAX_EPISODE_STEPS, seed_offset: int = 0) -> dict:
+    """Episodes of one scenario, seeds counting up from the split's first seed + seed_offset, until
+    `samples`; the seed picks the policy (round-robin over `policies`); episodes are cut at `max_steps`."""
     from sim import make_env
     from sim.camera import camera_view
     from sim.truth import to_ego_frame
@@ -136,7 +136,7 @@ def collect_job(scenario: str, split: str, samples: int, camera: CameraConfig = 
     view = np.array(camera_view(camera, env.unwrapped.config["centering_position"]), dtype=np.float32)
     in_frame = to_ego_frame if camera.frame == "ego" else (lambda truth: truth)
     columns = {k: [] for k in ("frames", "truth", "lane", "seed", "step")}
-    seed = SPLIT_FIRST_SEED[split]
+    seed = SPLIT_FIRST_SEED[split] + seed_offset
     while len(columns["frames"]) < samples:
         policy = make_policy(policies[seed % len(policies)], env, seed)
         obs, info = env.reset(seed=seed)
@@ -202,11 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default=",".join(SPLIT_FIRST_SEED), help="comma-separated (default: train,val,test)")
     parser.add_argument("--policies", default=",".join(POLICIES),
                         help=f"comma-separated, round-robin by seed, of {', '.join(ALL_POLICIES)} (default: {','.join(POLICIES)})")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="start each split's seeds this far past its first seed: more data of a scenario "
+                             "without repeating the episodes of an earlier collection (default: 0)")
     parser.add_argument("--max-steps", type=int, default=MAX_EPISODE_STEPS,
                         help=f"steps an episode is cut at (default: {MAX_EPISODE_STEPS}; racetrack's whole lap needs 300)")
     args = parser.parse_args(argv)
     if min(args.train, args.val, args.test, args.workers, args.max_steps) < 1:
         parser.error("--train, --val, --test, --workers and --max-steps must be positive")
+    split_room = min(b - a for a, b in zip(SPLIT_FIRST_SEED.values(), list(SPLIT_FIRST_SEED.values())[1:]))
+    if args.seed_offset < 0 or args.seed_offset + max(args.train, args.val, args.test) > split_room:
+        # an episode gives at least one sample, so seeds stay below offset + samples: inside the split
+        parser.error(f"--seed-offset must be >= 0 and leave room for the samples before the next split's "
+                     f"seeds ({split_room:,} seeds per split)")
     names = args.scenarios.split(",") if args.scenarios else None
     unknown = sorted(set(names or []) - set(scenarios.names()))
     splits, policies = tuple(args.splits.split(",")), tuple(args.policies.split(","))
@@ -227,11 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {"held_out_scenario": HELD_OUT_SCENARIO,
                 "held_out_scenarios": [name for name in scenarios.names() if held_out(name)], "split_first_seed": SPLIT_FIRST_SEED,
                 "policies": policies, "noise": NOISE, "weave": {"pull": WEAVE_PULL, "sigma": WEAVE_SIGMA},
-                "max_episode_steps": args.max_steps,
+                "max_episode_steps": args.max_steps, "seed_offset": args.seed_offset,
                 "camera": camera.contract(), "shards": []}
     with Progress() as progress, ProcessPoolExecutor(args.workers) as pool:
         bar = progress.add_task("collecting shards", total=len(jobs))
-        futures = [pool.submit(collect_job, *job, camera, policies, args.max_steps) for job in jobs]
+        futures = [pool.submit(collect_job, *job, camera, policies, args.max_steps, args.seed_offset) for job in jobs]
         for future in as_completed(futures):
             result = future.result()
             path = args.out / result["split"] / f"{result['scenario']}.npz"

@@ -123,3 +123,16 @@ def test_stanley_policy_steers_by_the_lane_keeping_law_on_the_true_lane_state():
     env = make_env("merge", obs="camera")
     obs, _ = env.reset(seed=0)
     assert collect.make_policy("stanley", env, 0).act(obs) == collect.make_policy("idm", env, 0).act(obs)
+
+
+def test_a_seed_offset_collects_other_episodes_inside_the_split(tmp_path, capsys):
+    """--seed-offset: more data of a scenario without repeating an earlier collection's episodes;
+    an offset that could reach the next split's seeds is refused in one line."""
+    assert collect.main(["--out", str(tmp_path), "--scenarios", "merge", "--splits", "train", "--train", "3",
+                         "--seed-offset", "50000", "--workers", "1"]) == 0
+    seeds = read_shard(tmp_path / "train" / "merge.npz")["seed"]
+    assert seeds.min() == 50_000 and seeds.max() < collect.SPLIT_FIRST_SEED["val"]
+    assert json.loads((tmp_path / "manifest.json").read_text())["seed_offset"] == 50_000
+    with pytest.raises(SystemExit):
+        collect.main(["--out", str(tmp_path), "--train", "10", "--seed-offset", "99995"])
+    assert "--seed-offset must be >= 0 and leave room" in capsys.readouterr().err
