@@ -105,7 +105,9 @@ class EncoderConfig:
 #          with more data of the turning scenarios, v5 gained there. The branch's last layer starts
 #          at zero, so a wide head initialised from a local one starts with exactly its outputs.
 def _local_head(cin: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
+    head = nn.Sequential(nn.Conv2d(cin, 64, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(64, 7, 1))
+    nn.init.constant_(head[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
+    return head
 
 
 class WideDetector(nn.Module):
@@ -147,8 +149,6 @@ class Encoder(nn.Module):
         self.slot_head = nn.Linear(config.features, config.slots * 7)
         self.lane_head = nn.Linear(config.features, config.lane_outputs)
         self.detect = _detector(config.detector, 32 + 64)
-        head = self.detect.local if isinstance(self.detect, WideDetector) else self.detect
-        nn.init.constant_(head[-1].bias[:1], -2.2)  # start at p = 0.1: most cells are empty
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, config.height), torch.linspace(-1, 1, config.width), indexing="ij")
         self.register_buffer("coords", torch.stack([ys, xs])[None], persistent=False)  # (1, 2, H, W)
 

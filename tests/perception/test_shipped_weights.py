@@ -44,6 +44,12 @@ def test_shipped_weights_beat_predicting_no_vehicles(held_out_sample):
     assert ours["position_mae"] < 2.0, ours
 
 
+def perceived_scores(encoder, arrays: dict) -> dict:
+    """An encoder's perception scores on collected arrays (perception.collect.collect_job's)."""
+    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
+    return score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
+
+
 def test_the_camera_encoder_reads_the_world_state_camera_and_perceives():
     """CAMERA_WEIGHTS (v4) is the world-state camera's encoder: its card holds the default camera
     contract, and on fresh test seeds it finds the cars and the lane. v2 and v3, earlier versions on
@@ -59,8 +65,7 @@ def test_the_camera_encoder_reads_the_world_state_camera_and_perceives():
     encoder = load_encoder(CAMERA_WEIGHTS)
     assert encoder.config.camera_config == CameraConfig()
     arrays = collect.collect_job("merge", "test", samples=20)["arrays"]  # the default camera: ours
-    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
-    ours = score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
+    ours = perceived_scores(encoder, arrays)
     assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0, ours
     lane = encoder.predict_lane(arrays["frames"])
     assert np.abs(lane[:, 1] - arrays["lane"][:, 1]).mean() < 0.5  # lateral offset [m]
@@ -79,8 +84,7 @@ def test_the_v4_encoder_reads_the_heading_anchored_camera_and_perceives():
     encoder = load_encoder("v4")
     assert make_env("merge", obs="features", encoder="v4").camera == camera
     arrays = collect.collect_job("merge", "test", samples=20, camera=camera)["arrays"]
-    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
-    ours = score(encoder.predict_truth(arrays["frames"], arrays["view"]), targets)
+    ours = perceived_scores(encoder, arrays)
     assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0 and ours["velocity_mae"] < 2.0, ours
 
 
@@ -100,6 +104,5 @@ def test_v5_is_v4_with_a_wide_detector_and_the_same_features():
     arrays = collect.collect_job("roundabout", "test", samples=20)["arrays"]
     frames = torch.from_numpy(arrays["frames"]).float() / 255
     assert torch.equal(v5.features(frames), v4.features(frames))
-    targets = np.stack([perception_targets(t, v) for t, v in zip(arrays["truth"], arrays["view"])])
-    ours = score(v5.predict_truth(arrays["frames"], arrays["view"]), targets)
+    ours = perceived_scores(v5, arrays)
     assert ours["f1"] > 0.9 and ours["position_mae"] < 1.0 and ours["velocity_mae"] < 4.0, ours
