@@ -18,6 +18,7 @@ LINE_TYPES = (LineType.NONE, LineType.STRIPED, LineType.CONTINUOUS, LineType.CON
 HIGHWAY_SPEED_LIMIT = 30.0  # [m/s] highway-env's HighwayEnv._create_road
 # highway-env's vehicle body [m] (Vehicle.LENGTH, WIDTH): EnvPool's vehicles have no size of their own
 VEHICLE_LENGTH, VEHICLE_WIDTH = 5.0, 2.0
+ROW_FIELDS = 7  # RoadView.rows: x, y, heading, speed, crashed, on_road, lane number
 
 
 def read_network(debug) -> RoadNetwork:
@@ -48,25 +49,53 @@ def _lane(lane):
 class VehicleView:
     """One EnvPool vehicle, with the attributes of a highway-env vehicle that sim reads. A view
     keeps its identity for as long as the vehicle keeps its place in EnvPool's list, so metrics
-    that compare one step with the next (who struck whom) find it again."""
+    that compare one step with the next (who struck whom) find it again.
+
+    Its numbers come from the state's rows that RoadView reads once for the WorldState (each
+    attribute of EnvPool's state is a C++ call: reading them twice was a tenth of an env step);
+    the lane index and route are read from the state only when asked for."""
 
     LENGTH, WIDTH = VEHICLE_LENGTH, VEHICLE_WIDTH
 
     def __init__(self) -> None:
-        self.position = np.zeros(2)
-        self.heading = self.speed = 0.0
-        self.crashed = False
-        self.on_road = True
-        self.lane_index = None
-        self.route: list = []
+        self._row: np.ndarray = np.zeros(ROW_FIELDS)
+        self._state = None
 
-    def update(self, state) -> None:
-        self.position = np.array([state.x, state.y], dtype=float)
-        self.heading, self.speed = float(state.heading), float(state.speed)
-        self.crashed, self.on_road = bool(state.crashed), bool(state.on_road)
-        self.lane_index = (state.lane_from, state.lane_to, int(state.lane_index))
-        self.route = [(a, b, None if i < 0 else int(i)) for a, b, i in zip(state.route_from, state.route_to,
-                                                                            state.route_id, strict=True)]
+    def update(self, row: np.ndarray, state) -> None:
+        self._row, self._state = row, state  # row: (ROW_FIELDS,) float64
+
+    @property
+    def position(self) -> np.ndarray:
+        return self._row[:2].copy()
+
+    @property
+    def heading(self) -> float:
+        return float(self._row[2])
+
+    @property
+    def speed(self) -> float:
+        return float(self._row[3])
+
+    @property
+    def crashed(self) -> bool:
+        return bool(self._row[4])
+
+    @property
+    def on_road(self) -> bool:
+        return bool(self._row[5])
+
+    @property
+    def lane_index(self) -> tuple | None:
+        state = self._state
+        return None if state is None else (state.lane_from, state.lane_to, int(state.lane_index))
+
+    @property
+    def route(self) -> list:
+        state = self._state
+        if state is None:
+            return []
+        return [(a, b, None if i < 0 else int(i)) for a, b, i in zip(state.route_from, state.route_to,
+                                                                     state.route_id, strict=True)]
 
     @property
     def velocity(self) -> np.ndarray:
@@ -96,6 +125,8 @@ class RoadView:
 
     def __init__(self, debug, network: RoadNetwork, geometry) -> None:
         self.network, self.geometry = network, geometry
+        self._lane_numbers = {index: n for n, index in enumerate(geometry.lane_ids)}  # as WorldRecorder numbers them
+        self._read = (None, None)  # (debug state, its rows (N, ROW_FIELDS) float64)
         self.vehicles: list[VehicleView] = []
         self.objects = [ObjectView(o) for o in debug.road_objects]
         self.update(debug)
@@ -104,11 +135,21 @@ class RoadView:
         """A state between decisions: only the WorldState rows."""
         self._debug = debug
 
+    def rows(self, debug) -> np.ndarray:
+        """(N, ROW_FIELDS) float64 of a state's vehicles, read once per state: x, y, heading,
+        speed, crashed, on_road, lane number (an index into geometry.lane_ids, -1 if none)."""
+        if self._read[0] is not debug:
+            lanes = self._lane_numbers
+            rows = np.array([(v.x, v.y, v.heading, v.speed, v.crashed, v.on_road,
+                              lanes.get((v.lane_from, v.lane_to, v.lane_index), -1)) for v in debug.vehicles],
+                            np.float64).reshape(-1, ROW_FIELDS)
+            self._read = (debug, rows)
+        return self._read[1]
+
     def vehicle_array(self, lane_numbers: dict) -> np.ndarray:
-        """(N, VEHICLE_FIELDS) float32 of the latest state, the ego first (EnvPool lists it first)."""
-        rows = np.array([(v.x, v.y, v.heading, v.speed, v.crashed, v.on_road,
-                          lane_numbers.get((v.lane_from, v.lane_to, v.lane_index), -1)) for v in self._debug.vehicles],
-                        np.float64).reshape(-1, 7)
+        """(N, VEHICLE_FIELDS) float32 of the latest state, the ego first (EnvPool lists it first).
+        lane_numbers: WorldRecorder's, the same numbering as this road's geometry."""
+        rows = self.rows(self._debug)
         out = np.empty((len(rows), 11), np.float32)  # VEHICLE_FIELDS
         out[:, :4] = rows[:, :4]
         out[:, 4], out[:, 5] = rows[:, 3] * np.cos(rows[:, 2]), rows[:, 3] * np.sin(rows[:, 2])
@@ -121,8 +162,8 @@ class RoadView:
         while len(self.vehicles) < len(debug.vehicles):
             self.vehicles.append(VehicleView())
         del self.vehicles[len(debug.vehicles):]  # intersection removes the cars that left it
-        for view, state in zip(self.vehicles, debug.vehicles, strict=True):
-            view.update(state)
+        for view, row, state in zip(self.vehicles, self.rows(debug), debug.vehicles, strict=True):
+            view.update(row, state)
         for view, state in zip(self.objects, debug.road_objects, strict=False):
             view.update(state)
 

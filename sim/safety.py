@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from highway_env.road.lane import StraightLane
 
 PATH_HORIZON = 150.0  # [m] of lanes ahead searched for vehicles
 FOLLOWING_HEADWAY = 3.0  # [s] a leader closer than this (at the reference speed) sets the pace
@@ -31,12 +32,12 @@ def ahead_on_path(road, ego, path: list) -> Ahead:
     ego_speed = ego.speed * math.cos(ego.heading - first.heading_at(s_ego))  # [m/s] along the path
     ttc, gap_min, leader_speed = math.inf, math.inf, math.inf
     others = [v for v in (*road.vehicles, *road.objects) if v is not ego]
+    positions = np.array([other.position for other in others], float).reshape(-1, 2)  # (K, 2) [m]
     offset = -s_ego  # [m] path length from the ego to the start of the current lane
     for lane in path:
-        for other in others:
-            s, lateral = lane.local_coordinates(other.position)
-            if not lane.on_lane(other.position, s, lateral):
-                continue
+        along, on = _on_lane(lane, positions)
+        for k in np.flatnonzero(on):
+            other, s = others[k], float(along[k])
             centre_gap = offset + s  # [m] along the path, centre to centre
             if centre_gap <= 0:
                 continue  # beside or behind the ego
@@ -51,6 +52,21 @@ def ahead_on_path(road, ego, path: list) -> Ahead:
         if offset > PATH_HORIZON:
             break
     return Ahead(ttc, gap_min, leader_speed)
+
+
+def _on_lane(lane, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(longitudinal (K,) [m], on the lane (K,) bool) of positions (K, 2): highway-env's
+    local_coordinates and on_lane, at once for a straight lane (a highway's every vehicle in
+    one call, instead of one call each: a twentieth of an env step on EnvPool)."""
+    if isinstance(lane, StraightLane):
+        delta = positions - lane.start
+        longitudinal, lateral = delta @ lane.direction, delta @ lane.direction_lateral
+        on = (np.abs(lateral) <= lane.width / 2) & (-lane.VEHICLE_LENGTH <= longitudinal) & \
+            (longitudinal < lane.length + lane.VEHICLE_LENGTH)
+        return longitudinal, on
+    coordinates = [lane.local_coordinates(p) for p in positions]
+    along = np.array([s for s, _ in coordinates], float)
+    return along, np.array([lane.on_lane(p, s, d) for p, (s, d) in zip(positions, coordinates, strict=True)], bool)
 
 
 def speed_ratio(ego_speed: float, ahead: Ahead, reference_speed: float) -> float:

@@ -221,11 +221,13 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def _extrapolate_back(self) -> None:
         first = self.history[0]
-        velocity = first.vehicles[:, [V["vx"], V["vy"]]]
+        velocity = first.vehicles[:, [V["vx"], V["vy"]]]  # (N, 2) [m/s]
+        # (HISTORY - 1, 1, 1) [s], k x substep in float64 then float32: the products a state at a time gave
+        back = (np.arange(1, HISTORY) * self._substep).astype(np.float32)[:, None, None]
+        earlier = np.repeat(first.vehicles[None], HISTORY - 1, axis=0)  # (HISTORY - 1, N, F): one array, each state a view
+        earlier[:, :, [V["x"], V["y"]]] -= velocity * back
         for k in range(1, HISTORY):
-            vehicles = first.vehicles.copy()
-            vehicles[:, [V["x"], V["y"]]] -= velocity * (k * self._substep)
-            self.history.appendleft(WorldState(round(-k * self._substep, 6), vehicles, first.objects, first.road,
+            self.history.appendleft(WorldState(round(-k * self._substep, 6), earlier[k - 1], first.objects, first.road,
                                                first.route))
 
     def at(self, seconds_ago: float) -> WorldState:

@@ -109,3 +109,21 @@ def test_racetrack_leaving_the_track_is_offroad():
             break
     assert info["episode"]["outcome"] == "offroad"
     assert info["episode"]["offroad_steps"] >= 1
+
+
+def test_on_lane_at_once_matches_highway_env_one_position_at_a_time():
+    """ahead_on_path's vectorised lane test (sim/safety.py) against highway-env's own, per position."""
+    from highway_env.road.lane import CircularLane, StraightLane
+
+    from sim.safety import _on_lane
+
+    rng = np.random.default_rng(0)
+    lanes = [StraightLane([0.0, 4.0], [200.0, 10.0], width=4.0), CircularLane([0.0, 0.0], 20.0, 0.0, 3.0, width=4.0)]
+    for lane in lanes:
+        positions = rng.uniform(-30, 210, (400, 2))
+        positions[:100] = [lane.position(s, d) for s, d in zip(rng.uniform(-8, lane.length + 8, 100), rng.uniform(-3, 3, 100))]
+        along, on = _on_lane(lane, positions)
+        expected = [lane.local_coordinates(p) for p in positions]
+        np.testing.assert_allclose(along, [s for s, _ in expected], atol=1e-9)
+        assert on.tolist() == [bool(lane.on_lane(p)) for p in positions]
+        assert 10 < on.sum() < 400  # both kinds of position are there
