@@ -33,6 +33,16 @@ class SumTree:
     def total(self) -> float:
         return float(self.nodes[1])
 
+    def set(self, index: int, priority: float) -> None:
+        """One leaf: the same sums as update(), walked up in Python floats (update's numpy calls
+        per level cost ~0.3 ms for one leaf of a 50k buffer, a fifth of a dqn run's main process)."""
+        nodes, position = self.nodes, int(index) + self.leaves
+        nodes[position] = priority
+        position >>= 1
+        while position >= 1:
+            nodes[position] = float(nodes[2 * position]) + float(nodes[2 * position + 1])
+            position >>= 1
+
     def update(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         positions = np.asarray(indices) + self.leaves
         self.nodes[positions] = priorities
@@ -79,7 +89,7 @@ class ReplayBuffer:
         self.obs[i], self.actions[i], self.returns[i], self.next_obs[i], self.discounts[i] = (
             obs, action, ret, next_obs, discount)
         if self.tree is not None:
-            self.tree.update(np.array([i]), np.array([self.max_priority**self.alpha]))
+            self.tree.set(i, self.max_priority**self.alpha)
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
