@@ -46,6 +46,7 @@ RETURN_GAP = 25.0  # [m] between two cars ahead: room to return into after passi
 MEET_NOW = 2.0  # [s] a car coming head-on this soon: back into the own lane whatever is there
 SAFE_GAP = 4.0  # [m] a lane change needs this much room (bumper to bumper) to the new leader and follower
 CHANGE_TTC = 3.0  # [s] ... and a faster new follower this long from closing the gap
+STOP_DECELERATION, STOP_MARGIN = 2.0, 10.0  # [m/s2], [m]: how it stops before a road's end
 
 
 class ExpertAgent(IDMAgent):
@@ -227,7 +228,25 @@ class ExpertAgent(IDMAgent):
                 lanes.append(network.get_lane(index))
                 ahead += lanes[-1].length
         radii = [lane.radius for lane in lanes if isinstance(lane, CircularLane)]
-        return min([fastest] + [float(np.sqrt(LATERAL_ACCELERATION * r)) for r in radii])
+        # past the goal, a road that ends (roundabout's exit road, 126 m past it): stop before its end
+        stop = np.sqrt(2 * STOP_DECELERATION * max(self._road_end(ego) - STOP_MARGIN, 0.0))
+        return min([fastest, float(stop)] + [float(np.sqrt(LATERAL_ACCELERATION * r)) for r in radii])
+
+    def _road_end(self, ego) -> float:
+        """[m] along the ego's route to the end of a road that leads nowhere, once the ego is past
+        its route's goal (before it, the episode ends first: merge ends at its goal, 90 m short of
+        its road's end); inf otherwise."""
+        route = self._route
+        if route is None or route.goal is None or tuple(route.lanes[-1][:2]) != ego.lane_index[:2] \
+                or ego.lane.local_coordinates(ego.position)[0] < route.goal:
+            return np.inf
+        network = ego.road.network
+        path = resolved_route(network, ego.lane_index, ego.route)
+        last = network.get_lane(path[-1])
+        if network.next_lane(path[-1], position=last.position(last.length, 0)) != path[-1]:
+            return np.inf  # the road goes on past the lanes resolved
+        ahead = sum(network.get_lane(index).length for index in path) - ego.lane.local_coordinates(ego.position)[0]
+        return float(ahead)
 
     def _action(self, env, ego, driver: IDMVehicle, braking: float) -> int:
         action_type: DiscreteMetaAction = env.action_type
@@ -238,21 +257,28 @@ class ExpertAgent(IDMAgent):
         current = int(ego.speed_index)
         if not action_type.longitudinal:
             return action_type.actions_indexes["IDLE"]
-        wanted = self._conflict_free_speed(env, ego, driver)
-        if braking < 0:  # idm brakes harder than a target speed below: follow it down when it does
+        wanted, first = self._conflict_free_speed(env, ego, driver)
+        if braking < 0:  # idm brakes harder than a target speed below: follow it down when it does ...
             desired = ego.speed + braking / env.config["policy_frequency"]  # [m/s]
-            wanted = min(wanted, int(np.argmin(np.abs(np.asarray(ego.target_speeds) - desired))))
+            slower = min(wanted, int(np.argmin(np.abs(np.asarray(ego.target_speeds) - desired))))
+            # ... unless, braking for a leader (not for a bend: faster than the cruise), that meets
+            # someone sooner than the chosen speed: just inside a roundabout, braking to idm's
+            # headway behind the ring car ahead got the ego hit by the one behind
+            if slower == wanted or ego.speed > driver.target_speed or self._first_conflict(ego, driver, np.asarray(ego.target_speeds, float), slower,
+                                                        env.config["policy_frequency"], self._others) >= first:
+                wanted = slower
         if self._fall_back:
             wanted = min(wanted, max(current - 1, 0))
         return self._speed_move(action_type, available, ego, wanted)
 
-    def _conflict_free_speed(self, env, ego, driver: IDMVehicle) -> int:
-        """The target speed index to move towards: the fastest up to the cruise with no predicted
-        conflict, else the one whose first conflict comes latest (ties: the slower)."""
+    def _conflict_free_speed(self, env, ego, driver: IDMVehicle) -> tuple[int, float]:
+        """(the target speed index to move towards, [s] its first predicted conflict, inf if none):
+        the fastest up to the cruise with no predicted conflict, else the one whose first conflict
+        comes latest (ties: the slower)."""
         speeds = np.asarray(ego.target_speeds, float)
         cruise_index = int(np.searchsorted(speeds, driver.target_speed + 1e-6) - 1)
         cruise_index = max(cruise_index, 0)
-        others = self._predict_others(env, ego)
+        others = self._others = self._predict_others(env, ego)
         best, best_first = 0, -1.0
         for k in range(cruise_index + 1):
             first = self._first_conflict(ego, driver, speeds, k, env.config["policy_frequency"], others)
@@ -260,7 +286,7 @@ class ExpertAgent(IDMAgent):
                 best, best_first = k, np.inf  # conflict-free: a faster one may be too
             elif best_first != np.inf and first > best_first:
                 best, best_first = k, first
-        return best
+        return best, best_first
 
     def _predict_others(self, env, ego) -> tuple | None:
         """(positions (N, T, 2) [m], headings (N, T) [rad], lengths (N,), widths (N,) [m]) of the
@@ -270,11 +296,16 @@ class ExpertAgent(IDMAgent):
         for other in env.road.vehicles:
             if other is ego or np.linalg.norm(other.position - ego.position) > reach:
                 continue
-            try:  # along its planned route (highway-env's prediction)
+            try:  # along its planned route, on the lanes highway-env will pick (resolved_route)
                 if not isinstance(other, ControlledVehicle):
                     raise TypeError
-                positions, headings = other.predict_trajectory_constant_speed(self._times)
-                positions, headings = np.asarray(positions, float), np.asarray(headings, float)
+                network = other.road.network
+                route = resolved_route(network, other.lane_index, other.route)
+                start = other.lane.local_coordinates(other.position)[0]
+                pairs = [network.position_heading_along_route(route, start + other.speed * t, 0, other.lane_index)
+                         for t in self._times]
+                positions = np.array([p for p, _ in pairs], float)
+                headings = np.array([h for _, h in pairs], float)
             except (TypeError, IndexError, KeyError):  # no route, or one highway-env cannot follow: straight ahead
                 positions = other.position + np.outer(self._times * other.speed, other.direction)
                 headings = np.full(len(self._times), other.heading)
@@ -303,7 +334,7 @@ class ExpertAgent(IDMAgent):
             distance[i] = s
         lane_index = driver.target_lane_index
         lane = ego.road.network.get_lane(lane_index)
-        route = [lane_index] + [r for r in (driver.route or []) if r[:2] != lane_index[:2]]
+        route = resolved_route(ego.road.network, lane_index, driver.route)
         start = lane.local_coordinates(ego.position)[0]
         for i, d in enumerate(distance):
             try:
@@ -320,3 +351,27 @@ class ExpertAgent(IDMAgent):
             if ((np.abs(along) < half_along) & (np.abs(across) < half_across)).any():
                 return float(self._times[i])
         return np.inf
+
+
+def resolved_route(network, lane_index: tuple, route: list | None, lanes: int = 6) -> list:
+    """The lanes a highway-env vehicle on `lane_index` will drive, its route's roads with the lane
+    of each that highway-env's next_lane picks when the vehicle reaches the end of the one before.
+
+    highway-env's own prediction (predict_trajectory_constant_speed) keeps the current lane's id
+    where a route leaves the lane open, so a car entering a two-lane ring from its one-lane entry
+    was predicted on the inner lane while it drives the outer one: the expert entered the
+    roundabout in front of cars it predicted elsewhere (most of its collisions there)."""
+    path, plan, current = [lane_index], list(route or []), lane_index
+    for _ in range(lanes):
+        roads = [r[:2] for r in plan]
+        if current[:2] in roads:  # the route from the current road on (highway-env drops what lies behind)
+            plan = plan[roads.index(current[:2]):]
+        elif not plan or plan[0][0] != current[1]:  # a route that does not go on from here: none
+            plan = []
+        lane = network.get_lane(current)
+        following = network.next_lane(current, route=plan, position=lane.position(lane.length, 0))
+        if following == current:  # the road ends here
+            break
+        path.append(following)
+        current = following
+    return path
