@@ -37,7 +37,9 @@ from agents.baselines import IDMAgent, _oncoming_in
 HORIZON = 5.0  # [s] how far ahead conflicts are predicted
 TIME_STEP = 0.25  # [s] between predicted instants
 NEAR = 80.0  # [m] vehicles further than this (plus their closing distance) are not predicted
-MARGIN_LONG, MARGIN_LAT = 2.0, 0.6  # [m] added to the two boxes' half extents along and across the ego
+# [m] added to the two boxes' half extents along and across the ego (along: 1 m, not 2, on
+# validation seeds: intersection 0.44 -> 0.49, roundabout 0.67 -> 0.68, the other scenarios level)
+MARGIN_LONG, MARGIN_LAT = 1.0, 0.6
 TAU_ACC = ControlledVehicle.TAU_ACC  # [s] highway-env's speed controller: v -> target at rate 1/tau
 LATERAL_ACCELERATION = 13.0  # [m/s2] the cruise is capped at sqrt(this x radius) on bends ahead (u-turn: 16 m/s on its 20 m bend)
 BEND_LOOKAHEAD = 3.0  # [s] bends further ahead than this do not cap the cruise yet
