@@ -195,6 +195,7 @@ def test_replay_paths_that_are_no_file(cli, tmp_path):
     assert "no replay file at nothing.json" in cli("--replay", "nothing.json")
     assert "is not a replay file: [Errno 21] Is a directory" in cli("--replay", str(tmp_path))
     assert "--replay cannot be combined with --train" in cli("--replay", write(tmp_path, "r.json", replay_with()), "--train")
+    assert "with --suite, --replays saves" in cli("--suite", "smoke", "--save-replay", "s.json")
 
 
 # --- checkpoint folders -------------------------------------------------------------------
