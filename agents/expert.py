@@ -239,16 +239,16 @@ class ExpertAgent(IDMAgent):
         its route's goal (before it, the episode ends first: merge ends at its goal, 90 m short of
         its road's end); inf otherwise."""
         route = self._route
+        along = ego.lane.local_coordinates(ego.position)[0]  # [m] on the ego's lane
         if route is None or route.goal is None or tuple(route.lanes[-1][:2]) != ego.lane_index[:2] \
-                or ego.lane.local_coordinates(ego.position)[0] < route.goal:
+                or along < route.goal:
             return np.inf
         network = ego.road.network
         path = resolved_route(network, ego.lane_index, ego.route)
         last = network.get_lane(path[-1])
         if network.next_lane(path[-1], position=last.position(last.length, 0)) != path[-1]:
             return np.inf  # the road goes on past the lanes resolved
-        ahead = sum(network.get_lane(index).length for index in path) - ego.lane.local_coordinates(ego.position)[0]
-        return float(ahead)
+        return float(sum(network.get_lane(index).length for index in path) - along)
 
     def _action(self, env, ego, driver: IDMVehicle, braking: float) -> int:
         action_type: DiscreteMetaAction = env.action_type
@@ -261,13 +261,15 @@ class ExpertAgent(IDMAgent):
             return action_type.actions_indexes["IDLE"]
         wanted, first = self._conflict_free_speed(env, ego, driver)
         if braking < 0:  # idm brakes harder than a target speed below: follow it down when it does ...
-            desired = ego.speed + braking / env.config["policy_frequency"]  # [m/s]
-            slower = min(wanted, int(np.argmin(np.abs(np.asarray(ego.target_speeds) - desired))))
+            speeds, frequency = np.asarray(ego.target_speeds, float), env.config["policy_frequency"]
+            desired = ego.speed + braking / frequency  # [m/s]
+            slower = min(wanted, int(np.argmin(np.abs(speeds - desired))))
             # ... unless, braking for a leader (not for a bend: faster than the cruise), that meets
             # someone sooner than the chosen speed: just inside a roundabout, braking to idm's
             # headway behind the ring car ahead got the ego hit by the one behind
-            if slower == wanted or ego.speed > driver.target_speed or self._first_conflict(ego, driver, np.asarray(ego.target_speeds, float), slower,
-                                                        env.config["policy_frequency"], self._others) >= first:
+            for_bend = ego.speed > driver.target_speed
+            if slower == wanted or for_bend or \
+                    self._first_conflict(ego, driver, speeds, slower, frequency, self._others) >= first:
                 wanted = slower
         if self._fall_back:
             wanted = min(wanted, max(current - 1, 0))
