@@ -3,7 +3,8 @@
     python benchmarks/gpu_check.py [--steps 20000] [--timeout 480]
 
 1. CUDA: present, its device name and memory (the script stops here, writing that, without one).
-2. Encoder throughput: frames/s of the v2 perception encoder at batch 1024, on cuda and on cpu.
+2. Encoder throughput: frames/s of the v2 perception encoder at batch 1024, on cuda and on cpu,
+   as Encoder.features and as FoldedFeatures (perception/folded.py: what features envs run).
 3. Training: 20k-step dqn and ppo on EnvPool (highway-fast-v0, obs camera: the v2 encoder in the
    network, where a GPU matters) with --device cuda and with cpu; env steps/s each.
 Each part stops at --timeout seconds in all, keeping what it measured. Nothing in the test suite
@@ -26,19 +27,21 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 import torch  # noqa: E402
 
 
-def encoder_throughput(device: str, batch: int = 1024, repeats: int = 5) -> float:
+def encoder_throughput(device: str, batch: int = 1024, repeats: int = 5, folded: bool = False) -> float:
+    from perception.folded import FoldedFeatures
     from perception.weights import CAMERA_WEIGHTS, load_encoder
 
     encoder = load_encoder(CAMERA_WEIGHTS, device=device).eval()
     c = encoder.config
     frames = torch.randint(0, 255, (batch, c.in_channels, c.height, c.width), dtype=torch.uint8, device=device)
+    features = FoldedFeatures(encoder) if folded else (lambda x: encoder.features(x.float() / 255))
     with torch.no_grad():
-        encoder.features(frames.float() / 255)  # warm-up (cuDNN picks its kernels)
+        features(frames)  # warm-up (cuDNN picks its kernels)
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(repeats):
-            encoder.features(frames.float() / 255)
+            features(frames)
         if device == "cuda":
             torch.cuda.synchronize()
     return batch * repeats / (time.perf_counter() - start)
@@ -74,6 +77,7 @@ def main() -> None:
     props = torch.cuda.get_device_properties(0)
     out["device"] = {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)}
     out["encoder_frames_per_s_batch_1024"] = {d: encoder_throughput(d) for d in ("cuda", "cpu")}
+    out["folded_encoder_frames_per_s_batch_1024"] = {d: encoder_throughput(d, folded=True) for d in ("cuda", "cpu")}
     save()
     with tempfile.TemporaryDirectory() as tmp:
         out["training_steps_per_s"] = {}
