@@ -259,7 +259,7 @@ class ExpertAgent(IDMAgent):
         current = int(ego.speed_index)
         if not action_type.longitudinal:
             return action_type.actions_indexes["IDLE"]
-        wanted, first = self._conflict_free_speed(env, ego, driver)
+        wanted, first, others = self._conflict_free_speed(env, ego, driver)
         if braking < 0:  # idm brakes harder than a target speed below: follow it down when it does ...
             speeds, frequency = np.asarray(ego.target_speeds, float), env.config["policy_frequency"]
             desired = ego.speed + braking / frequency  # [m/s]
@@ -269,20 +269,20 @@ class ExpertAgent(IDMAgent):
             # headway behind the ring car ahead got the ego hit by the one behind
             for_bend = ego.speed > driver.target_speed
             if slower == wanted or for_bend or \
-                    self._first_conflict(ego, driver, speeds, slower, frequency, self._others) >= first:
+                    self._first_conflict(ego, driver, speeds, slower, frequency, others) >= first:
                 wanted = slower
         if self._fall_back:
             wanted = min(wanted, max(current - 1, 0))
         return self._speed_move(action_type, available, ego, wanted)
 
-    def _conflict_free_speed(self, env, ego, driver: IDMVehicle) -> tuple[int, float]:
-        """(the target speed index to move towards, [s] its first predicted conflict, inf if none):
-        the fastest up to the cruise with no predicted conflict, else the one whose first conflict
-        comes latest (ties: the slower)."""
+    def _conflict_free_speed(self, env, ego, driver: IDMVehicle) -> tuple[int, float, tuple | None]:
+        """(the target speed index to move towards, [s] its first predicted conflict, inf if none,
+        the others' prediction it was judged on): the fastest up to the cruise with no predicted
+        conflict, else the one whose first conflict comes latest (ties: the slower)."""
         speeds = np.asarray(ego.target_speeds, float)
         cruise_index = int(np.searchsorted(speeds, driver.target_speed + 1e-6) - 1)
         cruise_index = max(cruise_index, 0)
-        others = self._others = self._predict_others(env, ego)
+        others = self._predict_others(env, ego)
         best, best_first = 0, -1.0
         for k in range(cruise_index + 1):
             first = self._first_conflict(ego, driver, speeds, k, env.config["policy_frequency"], others)
@@ -290,7 +290,7 @@ class ExpertAgent(IDMAgent):
                 best, best_first = k, np.inf  # conflict-free: a faster one may be too
             elif best_first != np.inf and first > best_first:
                 best, best_first = k, first
-        return best, best_first
+        return best, best_first, others
 
     def _predict_others(self, env, ego) -> tuple | None:
         """(positions (N, T, 2) [m], headings (N, T) [rad], lengths (N,), widths (N,) [m]) of the

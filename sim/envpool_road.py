@@ -68,21 +68,10 @@ class VehicleView:
     def position(self) -> np.ndarray:
         return self._row[:2].copy()
 
-    @property
-    def heading(self) -> float:
-        return float(self._row[2])
-
-    @property
-    def speed(self) -> float:
-        return float(self._row[3])
-
-    @property
-    def crashed(self) -> bool:
-        return bool(self._row[4])
-
-    @property
-    def on_road(self) -> bool:
-        return bool(self._row[5])
+    heading = property(lambda self: float(self._row[2]))  # [rad]
+    speed = property(lambda self: float(self._row[3]))  # [m/s]
+    crashed = property(lambda self: bool(self._row[4]))
+    on_road = property(lambda self: bool(self._row[5]))
 
     @property
     def lane_index(self) -> tuple | None:
@@ -146,9 +135,8 @@ class RoadView:
             self._read = (debug, rows)
         return self._read[1]
 
-    def vehicle_array(self, lane_numbers: dict) -> np.ndarray:
-        """(N, VEHICLE_FIELDS) float32 of the latest state, the ego first (EnvPool lists it first).
-        lane_numbers: WorldRecorder's, the same numbering as this road's geometry."""
+    def vehicle_array(self) -> np.ndarray:
+        """(N, VEHICLE_FIELDS) float32 of the latest state, the ego first (EnvPool lists it first)."""
         rows = self.rows(self._debug)
         out = np.empty((len(rows), 11), np.float32)  # VEHICLE_FIELDS
         out[:, :4] = rows[:, :4]

@@ -156,6 +156,21 @@ class SeededDummyVecEnv(PlannedSeeds, DummyVecEnv):
         self.worker_seeds = list(seeds)
         super().__init__(env_fns)
 
+    def step_wait(self):
+        """SB3's DummyVecEnv.step_wait without its deepcopy of the infos: that copied every
+        WorldState (a twentieth of an EnvPool env step) and protects nothing here: each env's
+        info is a new dict every step, its arrays new too, on both engines."""
+        for i, env in enumerate(self.envs):
+            obs, self.buf_rews[i], terminated, truncated, info = env.step(self.actions[i])
+            self.buf_dones[i] = terminated or truncated
+            info["TimeLimit.truncated"] = truncated and not terminated
+            if self.buf_dones[i]:
+                info["terminal_observation"] = obs
+                obs, self.reset_infos[i] = env.reset()
+            self.buf_infos[i] = info
+            self._save_obs(i, obs)
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
+
 
 class EnvPoolVecEnv(SeededDummyVecEnv):
     """n envs of one EnvPool: each step runs all of them in one EnvPool call (threads), then
@@ -167,20 +182,8 @@ class EnvPoolVecEnv(SeededDummyVecEnv):
         self._filler = self.envs[0].unwrapped._filler
 
     def step_wait(self):
-        """SB3's DummyVecEnv.step_wait without its deepcopy of the infos: that copied every
-        WorldState, a twentieth of an env step, and protects nothing here (each env's info is a
-        new dict every step, its arrays new too)."""
         self.pool.step_all(self.actions, self._filler)
-        for i, env in enumerate(self.envs):
-            obs, self.buf_rews[i], terminated, truncated, info = env.step(self.actions[i])
-            self.buf_dones[i] = terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
-            if self.buf_dones[i]:
-                info["terminal_observation"] = obs
-                obs, self.reset_infos[i] = env.reset()
-            self.buf_infos[i] = info
-            self._save_obs(i, obs)
-        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
+        return super().step_wait()
 
     def close(self) -> None:
         super().close()

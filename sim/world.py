@@ -214,8 +214,9 @@ class WorldRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def _record(self, time: float) -> None:
         base = self.env.unwrapped
-        reader = getattr(base.road, "vehicle_array", None)  # EnvPool's: straight from its state, no objects
-        vehicles = reader(self._lane_numbers) if reader else read_vehicles(base.road, base.vehicle, self._lane_numbers)
+        # EnvPool's: straight from its state, no objects, lanes numbered as here (its geometry's order)
+        reader = getattr(base.road, "vehicle_array", None)
+        vehicles = reader() if reader else read_vehicles(base.road, base.vehicle, self._lane_numbers)
         self.history.append(WorldState(round(time, 6), vehicles,
                                        self._objects, self._road, self._route_points))
 
