@@ -8,9 +8,12 @@ and run seed (agents.runs.train_agent; checkpoints chosen on validation seeds, o
 once on highway-env, once on EnvPool. Both checkpoints are then scored on highway-env on the
 evaluation seeds (the suites' range, never seen in training or selection):
 - on the task itself: gap = score(trained on EnvPool) - score(trained on highway-env);
-- on its customised catalog twin (highway-fast-v0 -> highway, merge-v0 -> merge), which EnvPool
-  cannot run: twin gap = score on the twin(trained on EnvPool on the task) - score on the twin(the
-  same recipe trained on highway-env on the twin itself).
+- on each customised catalog twin it stands in for (highway-fast-v0 -> highway, highway-dense;
+  merge-v0 -> merge, merge-dense), which EnvPool cannot run: twin gap = score on the twin(trained
+  on EnvPool on the task) - score on the twin(the same recipe trained on highway-env on the twin
+  itself).
+Results are kept in the JSON: a rerun (a twin added, an interrupted run) trains and scores only
+what is missing; `--table` prints docs/engines.md's table.
 Scores are mean v2 driving scores (sim/score.py) with 95% bootstrap intervals. obs kinematics by
 default: features are the default encoder's, on highway-env's camera, which EnvPool cannot draw.
 """
@@ -40,7 +43,8 @@ from sim import make_env  # noqa: E402
 from sim.rollout import play_episodes  # noqa: E402
 from sim.score import score_episode  # noqa: E402
 
-TWINS = {"highway-fast-v0": "highway", "merge-v0": "merge"}
+# each EnvPool task and the customised catalog scenarios it stands in for (docs/engines.md)
+TWINS = {"highway-fast-v0": ("highway", "highway-dense"), "merge-v0": ("merge", "merge-dense")}
 ENGINES = ("highway-env", "envpool")
 
 
@@ -58,6 +62,65 @@ def score(run_dir: Path, agent_name: str, scenario: str, obs: str, seeds: list[i
             "collision_rate": float(np.mean([r["outcome"] == "collision" for r in records])), "episodes": len(records)}
 
 
+def run_dir_of(runs: str, scenario: str, agent_name: str, engine: str, obs: str, steps: int) -> Path:
+    return Path(runs) / scenario / agent_name / f"{engine}-{obs}-{steps}"
+
+
+def trained(run_dir: Path, agent_name: str, scenario: str, steps: int, obs: str, engine: str) -> Path:
+    """The run at run_dir, trained first if it is not there (a rerun reuses it)."""
+    if not (run_dir / "model.pt").exists():
+        train_agent(agents.get_class(agent_name), scenario, steps, torch.device("cpu"), run_dir.name, False,
+                    {"obs": obs}, 0, runs_dir=run_dir.parents[2], engine=engine, progress=False)
+    return run_dir
+
+
+def transfer_row(row: dict, name: str, agent_name: str, steps: int, args, seeds: list[int]) -> dict:
+    """Fills what `row` (this task and agent's results so far) lacks: a rerun with a twin added
+    trains and scores only what that twin needs."""
+    s = lambda key: row[key]["mean_driving_score"]  # noqa: E731
+    for engine in ENGINES:
+        wanted = [f"on {name}/trained on {engine}"] + [f"on {t}/trained on envpool" for t in TWINS.get(name, ())
+                                                        if engine == "envpool"]
+        if all(key in row for key in wanted):
+            continue
+        start = time.perf_counter()
+        run_dir = trained(run_dir_of(args.runs, name, agent_name, engine, args.obs, steps), agent_name, name, steps,
+                          args.obs, engine)
+        config = json.loads((run_dir / "last" / "config.json").read_text())
+        row[f"train_steps_per_s/{engine}"] = config["steps"] / max(config["train_seconds"], 1e-9)
+        for key in wanted:
+            if key not in row:
+                row[key] = score(run_dir, agent_name, key.split("/")[0][3:], args.obs, seeds)
+        print(name, agent_name, engine, f"{time.perf_counter() - start:.0f} s", flush=True)
+    row["transfer_gap"] = s(f"on {name}/trained on envpool") - s(f"on {name}/trained on highway-env")
+    for twin in TWINS.get(name, ()):  # the reference for the twin: the recipe trained where it is scored
+        reference = f"on {twin}/trained on {twin} (highway-env)"
+        if reference not in row:
+            run_dir = trained(run_dir_of(args.runs, twin, agent_name, "highway-env", args.obs, steps), agent_name,
+                              twin, steps, args.obs, "highway-env")
+            row[reference] = score(run_dir, agent_name, twin, args.obs, seeds)
+        row[f"twin_transfer_gap/{twin}"] = s(f"on {twin}/trained on envpool") - s(reference)
+    return row
+
+
+def table(out: dict) -> str:
+    """docs/engines.md's table: one line per task and agent, then one per further twin."""
+    cell = lambda r: "{:.3f} [{:.2f}, {:.2f}]".format(r["mean_driving_score"], *r["ci95"])  # noqa: E731
+    lines = ["| task / agent | trained on highway-env | trained on EnvPool | gap | twin | twin, trained there on "
+             "highway-env | twin, trained on EnvPool task | twin gap |", "|---|---|---|---|---|---|---|---|"]
+    for key, row in out["results"].items():
+        name = key.split("/")[0]
+        task = [cell(row[f"on {name}/trained on highway-env"]), cell(row[f"on {name}/trained on envpool"]),
+                f"{row['transfer_gap']:+.3f}"]
+        for n, twin in enumerate(TWINS.get(name, ())):
+            if f"twin_transfer_gap/{twin}" in row:
+                lines.append("| {} | {} | {} | {:+.3f} |".format(
+                    " | ".join([key] + task if n == 0 else [key, "", "", ""]) + f" | {twin}",
+                    cell(row[f"on {twin}/trained on {twin} (highway-env)"]), cell(row[f"on {twin}/trained on envpool"]),
+                    row[f"twin_transfer_gap/{twin}"]))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", nargs="+", default=["dqn", "ppo"])
@@ -67,7 +130,11 @@ def main() -> None:
     parser.add_argument("--obs", default="kinematics")
     parser.add_argument("--runs", default="runs/transfer", help="where the training runs go (reused if there)")
     parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return
     torch.set_num_threads(1)
     seeds = [EVAL_SEED_BASE + i for i in range(args.episodes)]
     out = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
@@ -75,38 +142,17 @@ def main() -> None:
     for name in args.scenarios:
         steps = args.steps or scenarios.get(name).budgets.train_steps
         for agent_name in args.agents:
-            row = {"steps": steps, "obs": args.obs}
-            for engine in ENGINES:
-                run_dir = Path(args.runs) / name / agent_name / f"{engine}-{args.obs}-{steps}"
-                start = time.perf_counter()
-                if not (run_dir / "model.pt").exists():
-                    train_agent(agents.get_class(agent_name), name, steps, torch.device("cpu"), run_dir.name, False,
-                                {"obs": args.obs}, 0, runs_dir=Path(args.runs), engine=engine, progress=False)
-                config = json.loads((run_dir / "last" / "config.json").read_text())
-                row[f"train_steps_per_s/{engine}"] = config["steps"] / max(config["train_seconds"], 1e-9)
-                row[f"on {name}/trained on {engine}"] = score(run_dir, agent_name, name, args.obs, seeds)
-                if name in TWINS:
-                    row[f"on {TWINS[name]}/trained on {engine}"] = score(run_dir, agent_name, TWINS[name], args.obs, seeds)
-                print(name, agent_name, engine, f"{time.perf_counter() - start:.0f} s", flush=True)
-            if name in TWINS:  # the reference for the twin: trained where it is scored
-                twin = TWINS[name]
-                run_dir = Path(args.runs) / twin / agent_name / f"highway-env-{args.obs}-{steps}"
-                if not (run_dir / "model.pt").exists():
-                    train_agent(agents.get_class(agent_name), twin, steps, torch.device("cpu"), run_dir.name, False,
-                                {"obs": args.obs}, 0, runs_dir=Path(args.runs), progress=False)
-                row[f"on {twin}/trained on {twin} (highway-env)"] = score(run_dir, agent_name, twin, args.obs, seeds)
-            s = lambda key: row[key]["mean_driving_score"]  # noqa: E731
-            row["transfer_gap"] = s(f"on {name}/trained on envpool") - s(f"on {name}/trained on highway-env")
-            if name in TWINS:
-                row["twin_transfer_gap"] = (s(f"on {TWINS[name]}/trained on envpool")
-                                            - s(f"on {TWINS[name]}/trained on {TWINS[name]} (highway-env)"))
+            kept = out["results"].get(f"{name}/{agent_name}", {})
+            if (kept.get("steps"), kept.get("obs"), kept.get("episodes")) != (steps, args.obs, args.episodes):
+                kept = {}  # another recipe or seed count: nothing of it is reused
+            row = transfer_row({**kept, "steps": steps, "obs": args.obs, "episodes": args.episodes}, name, agent_name,
+                               steps, args, seeds)
             out["results"][f"{name}/{agent_name}"] = row
             Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     out["machine"] = {"cores": os.cpu_count(), "python": platform.python_version(),
                       "seeds": f"{seeds[0]}..{seeds[-1]} (evaluation range)", "scored_on": "highway-env"}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    for key, row in out["results"].items():
-        print(key, {k: round(v, 3) for k, v in row.items() if k.endswith("gap")})
+    print(table(out))
 
 
 if __name__ == "__main__":
