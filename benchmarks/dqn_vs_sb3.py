@@ -122,12 +122,12 @@ def main() -> None:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))  # no pyplot: no global backend switch (as agents/curves.py)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
     for method, runs in results["runs"].items():
         steps = sorted({h["steps"] for hist in runs.values() for h in hist})
         for ax, key in zip(axes, ("success_rate", "collision_rate")):

@@ -195,13 +195,15 @@ def csv_text(records: list[dict]) -> str:
 
 
 def chart_png(summary: dict, agents: list[str], scenarios: list[str], title: str) -> bytes:
-    """Per-scenario mean driving score with its 95% CI, one bar per agent, as PNG bytes."""
-    import matplotlib
+    """Per-scenario mean driving score with its 95% CI, one bar per agent, as PNG bytes. Drawn on an
+    Agg canvas of its own, not pyplot (as agents/curves.py): scoring from a notebook or beside a
+    pygame window leaves matplotlib's backend and figure registry as they were."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(min(14, 3 + 0.9 * len(scenarios)), 4))
+    fig = Figure(figsize=(min(14, 3 + 0.9 * len(scenarios)), 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     width = 0.8 / max(1, len(agents))
     x = np.arange(len(scenarios))
     for i, agent in enumerate(agents):
@@ -220,7 +222,6 @@ def chart_png(summary: dict, agents: list[str], scenarios: list[str], title: str
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
-    plt.close(fig)
     return png.getvalue()
 
 

@@ -60,3 +60,22 @@ def test_the_leaderboard_shows_progress_at_fault_collisions_and_the_too_easy_foo
     assert brake_row.split(" | ")[4] == "0.10 [0.10, 0.10]" and brake_row.split(" | ")[7] == "0"
     assert "† merge: too easy to rank agents: a constant policy (brake) scores within idm's CI or above it" in board
     assert "† exit" not in board
+
+
+def test_the_chart_leaves_matplotlibs_backend_and_figures_as_they_were():
+    """Scoring from a notebook (inline backend) or beside a pygame window must not switch the
+    user's matplotlib backend to Agg nor leave figures in pyplot's registry."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from scoring.report import chart_png
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands in for a user's own backend
+    try:
+        summary = {"per_scenario": {("a", "s"): {"score": Interval(0.5, 0.4, 0.6)}}}
+        png = chart_png(summary, ["a"], ["s"], "title")
+        assert png[:4] == b"\x89PNG"
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == []
+    finally:
+        matplotlib.use(before)
