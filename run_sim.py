@@ -16,9 +16,20 @@ Argument parsing and wiring only: the logic lives in scenarios/, sim/, agents/ a
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import textwrap
+
+
+def command() -> str:
+    """How the user ran this: the installed `run-sim` command, or `python run_sim.py` from a
+    checkout; errors and hints name what they typed."""
+    return "run-sim" if sys.argv and os.path.basename(sys.argv[0]) == "run-sim" else "run_sim.py"
+
+
+def typed() -> str:
+    return "run-sim" if command() == "run-sim" else "python run_sim.py"
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -109,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     scenario_help = {name: description(name) for name in scenarios.names()}
     parser = OneLineErrorParser(
-        prog="run_sim.py",
+        prog=command(),
         description="Run episodes of a driving scenario with an agent; show, record and score them. Scenarios, "
                     "suites, perception weights and the zoo are read from beside the code (the checkout, or the installed "
                     "package); what it writes (runs/, reports/, videos, replays) goes under the current folder.",
@@ -175,10 +186,10 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except scoring.SuiteSetupError as err:
         parser.error(str(err))
     except scoring.ReportsWriteError as err:
-        print(f"run_sim.py: error: {err}: free space, then {resume} {err.run}", file=sys.stderr)
+        print(f"{parser.prog}: error: {err}: free space, then {resume} {err.run}", file=sys.stderr)
         return 1
     except scoring.SuiteStoppedError as err:  # a dead worker, results.json not rewritten
-        print(f"run_sim.py: error: {err}: continue with {resume} {err.run}", file=sys.stderr)
+        print(f"{parser.prog}: error: {err}: continue with {resume} {err.run}", file=sys.stderr)
         return 1
     print(f"{score.ran} episodes in {score.seconds:.1f} s ({score.skipped} already done) -> {score.results.path}")
     if score.interrupted:
@@ -187,7 +198,7 @@ def score_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     print((score.folder / "leaderboard.md").read_text(encoding="utf-8"))
     print(f"reports: {score.folder}/leaderboard.md, results.csv, scores.png")
     if args.replays:
-        print(f"replays: {score.folder}/replays/ (watch one: python run_sim.py --replay FILE)")
+        print(f"replays: {score.folder}/replays/ (watch one: {typed()} --replay FILE)")
     return 0
 
 
@@ -240,10 +251,10 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace, agent_class
     except EnvWorkerError as err:  # last/ still holds the last periodic checkpoint
         resume = f"--scenario {args.scenario} --agent {agent_class.name} --train --resume"
         resume += f" --run {args.run}" if args.run else ""  # without --run, --resume takes the newest run: this one
-        print(f"run_sim.py: error: training stopped: {err.what}; continue from the last checkpoint with {resume}",
+        print(f"{parser.prog}: error: training stopped: {err.what}; continue from the last checkpoint with {resume}",
               file=sys.stderr)
         return 1
-    print(f"run folder: {run_dir}  (play it: python run_sim.py --scenario {args.scenario} --agent {agent_class.name})")
+    print(f"run folder: {run_dir}  (play it: {typed()} --scenario {args.scenario} --agent {agent_class.name})")
     return 0
 
 

@@ -96,6 +96,15 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_errors_name_the_command_the_user_typed(capsys, monkeypatch):
+    """Installed, the command is `run-sim`: its errors must not say `run_sim.py:`."""
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/run-sim"])
+    code, _, err = main_in_process(capsys, "--episodes", "0")
+    assert code == 2 and err.startswith("run-sim: error: ")
+    monkeypatch.setattr(sys, "argv", ["run_sim.py"])
+    assert main_in_process(capsys, "--episodes", "0")[2].startswith("run_sim.py: error: ")
+
+
 def test_unwritable_output_folder(capsys):
     code, _, err = main_in_process(capsys, "--record", "/proc/x.mp4")  # no one, root included, may create files in /proc
     assert code == 2 and "cannot write in /proc" in err
