@@ -255,6 +255,15 @@ def list_zoo() -> int:
     return 0
 
 
+def in_installed_copy(folder: Path) -> bool:
+    """Whether `folder` lies in this interpreter's site-packages: an installed copy of the project,
+    whose zoo/ a pip upgrade or uninstall would replace without a word."""
+    import sysconfig
+
+    purelib = Path(sysconfig.get_paths()["purelib"]).resolve()
+    return Path(folder).resolve().is_relative_to(purelib)
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but an error is one line (and exit code 2), as run_sim.py's: --help has the usage."""
 
@@ -283,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     scorer.add_argument("--resume", action="store_true", help="continue an interrupted scoring run")
     commands.add_parser("list", help="what is shipped")
     args = parser.parse_args(argv)
+    if args.command in ("train", "ship") and in_installed_copy(ZOO_DIR):
+        parser.error(f"{args.command} writes the zoo beside the code, and {ZOO_DIR} is an installed copy's "
+                     "(site-packages): run it in a clone of the repository (pip install -e . there)")
     try:
         if args.command == "list":
             return list_zoo()

@@ -127,6 +127,20 @@ def test_shipping_keeps_the_policy_drops_training_state_and_records_the_run(tmp_
     assert set(entry["suite"]) == {"merge", "merge-dense"} and entry["suite"]["merge"]["episodes"] == 2
 
 
+def test_train_and_ship_refuse_an_installed_copys_zoo_in_one_line(monkeypatch, capsys):
+    """Installed with pip, zoo/ lies in site-packages: shipping there would be lost to the next
+    pip upgrade, so train and ship say to run them in a clone."""
+    import sysconfig
+
+    monkeypatch.setattr(zoo, "ZOO_DIR", Path(sysconfig.get_paths()["purelib"]) / "zoo")
+    for argv in (["ship", "runs/merge/dqn/x"], ["train", "--agent", "dqn"]):
+        with pytest.raises(SystemExit) as exit_:
+            zoo.main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "installed copy's (site-packages)" in err and len(err.splitlines()) == 1
+    assert not zoo.in_installed_copy(Path(__file__).resolve().parents[2] / "zoo")  # this checkout's
+
+
 def test_zoo_command_errors_are_one_line(tmp_path):
     for argv, message in ((["train", "--agent", "idm"], "no recipes for 'idm'"),
                           (["train", "--agent", "dqn", "--scenario", "racetrack"], "no dqn recipe for racetrack")):
