@@ -115,7 +115,7 @@ def table(out: dict) -> str:
         for n, twin in enumerate(TWINS.get(name, ())):
             if f"twin_transfer_gap/{twin}" in row:
                 lines.append("| {} | {} | {} | {:+.3f} |".format(
-                    " | ".join([key] + task if n == 0 else [key, "", "", ""]) + f" | {twin}",
+                    " | ".join([key.replace("/", " / ")] + task if n == 0 else [key.replace("/", " / "), "", "", ""]) + f" | {twin}",
                     cell(row[f"on {twin}/trained on {twin} (highway-env)"]), cell(row[f"on {twin}/trained on envpool"]),
                     row[f"twin_transfer_gap/{twin}"]))
     return "\n".join(lines)
