@@ -118,12 +118,15 @@ def score_runs(args, folders: dict) -> list[dict]:
 def summarise(args, folders: dict, records: list[dict]) -> dict:
     from scoring.stats import mean_ci
 
+    by_agent: dict[str, list[dict]] = {}
+    for record in records:
+        by_agent.setdefault(record["agent"], []).append(record)
+
     def scores(label: str) -> np.ndarray:
-        return np.array([r["driving_score"] for r in records if r["agent"] == label])
+        return np.array([r["driving_score"] for r in by_agent[label]])
 
     def rate(label: str, outcome: str) -> float:
-        rs = [r for r in records if r["agent"] == label]
-        return sum(r["outcome"] == outcome for r in rs) / len(rs)
+        return float(np.mean([r["outcome"] == outcome for r in by_agent[label]]))
 
     runs, variants = {}, {}
     for label, folder in folders.items():

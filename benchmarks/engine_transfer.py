@@ -79,8 +79,8 @@ def transfer_row(row: dict, name: str, agent_name: str, steps: int, args, seeds:
     trains and scores only what that twin needs."""
     s = lambda key: row[key]["mean_driving_score"]  # noqa: E731
     for engine in ENGINES:
-        wanted = [f"on {name}/trained on {engine}"] + [f"on {t}/trained on envpool" for t in TWINS.get(name, ())
-                                                        if engine == "envpool"]
+        twins = TWINS.get(name, ()) if engine == "envpool" else ()  # twins are scored on the EnvPool run
+        wanted = {f"on {scenario}/trained on {engine}": scenario for scenario in (name, *twins)}
         if all(key in row for key in wanted):
             continue
         start = time.perf_counter()
@@ -88,9 +88,9 @@ def transfer_row(row: dict, name: str, agent_name: str, steps: int, args, seeds:
                           args.obs, engine)
         config = json.loads((run_dir / "last" / "config.json").read_text())
         row[f"train_steps_per_s/{engine}"] = config["steps"] / max(config["train_seconds"], 1e-9)
-        for key in wanted:
+        for key, scenario in wanted.items():
             if key not in row:
-                row[key] = score(run_dir, agent_name, key.split("/")[0][3:], args.obs, seeds)
+                row[key] = score(run_dir, agent_name, scenario, args.obs, seeds)
         print(name, agent_name, engine, f"{time.perf_counter() - start:.0f} s", flush=True)
     row["transfer_gap"] = s(f"on {name}/trained on envpool") - s(f"on {name}/trained on highway-env")
     for twin in TWINS.get(name, ()):  # the reference for the twin: the recipe trained where it is scored
@@ -109,15 +109,15 @@ def table(out: dict) -> str:
     lines = ["| task / agent | trained on highway-env | trained on EnvPool | gap | twin | twin, trained there on "
              "highway-env | twin, trained on EnvPool task | twin gap |", "|---|---|---|---|---|---|---|---|"]
     for key, row in out["results"].items():
-        name = key.split("/")[0]
+        name, label = key.split("/")[0], key.replace("/", " / ")
         task = [cell(row[f"on {name}/trained on highway-env"]), cell(row[f"on {name}/trained on envpool"]),
                 f"{row['transfer_gap']:+.3f}"]
         for n, twin in enumerate(TWINS.get(name, ())):
-            if f"twin_transfer_gap/{twin}" in row:
-                lines.append("| {} | {} | {} | {:+.3f} |".format(
-                    " | ".join([key.replace("/", " / ")] + task if n == 0 else [key.replace("/", " / "), "", "", ""]) + f" | {twin}",
-                    cell(row[f"on {twin}/trained on {twin} (highway-env)"]), cell(row[f"on {twin}/trained on envpool"]),
-                    row[f"twin_transfer_gap/{twin}"]))
+            if f"twin_transfer_gap/{twin}" in row:  # the task's own cells once, on its first twin's line
+                cells = [label, *(task if n == 0 else ["", "", ""]), twin,
+                         cell(row[f"on {twin}/trained on {twin} (highway-env)"]),
+                         cell(row[f"on {twin}/trained on envpool"]), f"{row[f'twin_transfer_gap/{twin}']:+.3f}"]
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
